@@ -1,0 +1,104 @@
+// Package api holds the wire types of supd's control socket (HTTP+JSON over
+// a Unix socket). Field names are part of the user-facing contract: scripts
+// parse `supctl status --json` and `supctl events --json`.
+package api
+
+import "time"
+
+// State names, exactly as the contract spells them.
+const (
+	StateStarting = "starting"
+	StateRunning  = "running"
+	StateBackoff  = "backoff"
+	StateStopping = "stopping"
+	StateStopped  = "stopped"
+	StateExited   = "exited"
+	StateFatal    = "fatal"
+)
+
+// Status is one process instance as `supctl status --json` shows it.
+type Status struct {
+	Name       string   `json:"name"`     // "api" or "api:2"
+	Process    string   `json:"process"`  // "api"
+	Instance   int      `json:"instance"` // 0-based
+	State      string   `json:"state"`
+	Ready      bool     `json:"ready"`
+	Pid        int      `json:"pid"` // 0 when none
+	Restarts   int      `json:"restarts"`
+	UptimeMs   int64    `json:"uptime_ms"`
+	ExitCode   *int     `json:"exit_code"`   // of the last exit; null when none or killed by a signal
+	ExitSignal *string  `json:"exit_signal"` // "SIGKILL" or null
+	Listening  []string `json:"listening"`   // never null: [] when none
+	Reason     string   `json:"reason"`      // empty when ready
+
+	// Beyond the contract's minimum.
+	Critical    bool    `json:"critical"`
+	CPUPercent  float64 `json:"cpu_percent"`
+	MemoryBytes int64   `json:"memory_bytes"` // RSS of the whole tree
+	Expect      []string `json:"expect"`      // what the ready block says it should listen on, e.g. "tcp:127.0.0.1:3000"
+	StartedAt   *time.Time `json:"started_at,omitempty"`
+}
+
+// Event is one state change, as `supctl events --json` streams it.
+type Event struct {
+	Time     time.Time `json:"time"`
+	Name     string    `json:"name"`
+	Process  string    `json:"process"`
+	Instance int       `json:"instance"`
+	From     string    `json:"from"`
+	State    string    `json:"state"`
+	Ready    bool      `json:"ready"`
+	Pid      int       `json:"pid"`
+	Restarts int       `json:"restarts"`
+	ExitCode   *int    `json:"exit_code"`
+	ExitSignal *string `json:"exit_signal"`
+	Reason   string    `json:"reason"`
+}
+
+// LogLine is one line of a process's output.
+type LogLine struct {
+	Time   time.Time `json:"time"`
+	Name   string    `json:"name"`
+	Stream string    `json:"stream"` // "stdout" | "stderr"
+	Line   string    `json:"line"`
+}
+
+// Why is the answer to `supctl why NAME`: the 502 checklist.
+type Why struct {
+	Status    Status    `json:"status"`
+	Expect    []string  `json:"expect"`     // configured ready addresses
+	Holders   []Holder  `json:"holders"`    // who holds each expected address
+	LastExit  string    `json:"last_exit"`  // "exited 1 at 12:00:01 after 2.1s", "" when none
+	LastLines []LogLine `json:"last_lines"` // last output lines before the last exit (or recent ones)
+	Probe     string    `json:"probe"`      // last readiness / health probe result
+	Checks    []Check   `json:"checks"`     // the checklist, in order
+}
+
+// Holder says who holds an address.
+type Holder struct {
+	Address string `json:"address"` // "tcp:127.0.0.1:3000"
+	Pid     int    `json:"pid"`     // 0 = nobody
+	Command string `json:"command"` // comm of that pid
+	InTree  bool   `json:"in_tree"` // part of this process's tree
+}
+
+// Check is one line of the checklist.
+type Check struct {
+	Question string `json:"question"`
+	OK       bool   `json:"ok"`
+	Answer   string `json:"answer"`
+}
+
+// Error is the body of every non-2xx answer.
+type Error struct {
+	Error string `json:"error"`
+	// Diagnostics, for a reload with a bad config: FILE:LINE:COL lines.
+	Diagnostics string `json:"diagnostics,omitempty"`
+}
+
+// ActionRequest is the body of POST /start, /stop, /restart, /reload, /wait.
+type ActionRequest struct {
+	Names   []string `json:"names"`
+	Wait    bool     `json:"wait"`
+	Timeout string   `json:"timeout,omitempty"` // Go duration; "" = server default
+}

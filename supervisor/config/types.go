@@ -1,0 +1,180 @@
+// Package config loads sup process files (HCL) into resolved, validated
+// values. Everything the rest of sup needs is in the types below; nothing
+// outside this package touches HCL except hooks, whose command is evaluated
+// when the hook fires.
+//
+// Load never starts anything: it returns a *Config or diagnostics.
+package config
+
+import (
+	"regexp"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Config is a whole, validated set of process files.
+type Config struct {
+	Supervisor Supervisor
+	Sockets    []*Socket  // in file order
+	Processes  []*Process // in file order; names are unique
+	Hooks      []*Hook
+	// Order is the process names in dependency order: every process comes
+	// after all of its depends_on targets. Shutdown walks it backwards.
+	Order []string
+}
+
+// Supervisor is the `supervisor { }` block.
+type Supervisor struct {
+	Socket          string        // control socket path; default applied (see DefaultSocketPath)
+	HTTP            string        // "" = no HTTP endpoint; else host:port
+	ShutdownTimeout time.Duration // default 30s
+}
+
+// Socket is a `socket "name" { }` block: a listening socket held by supd.
+type Socket struct {
+	Name    string
+	Network string // "tcp" or "unix"
+	Address string // "127.0.0.1:3000", "[::1]:3000" or "/run/app.sock"
+	Range   hcl.Range
+}
+
+// Type is a process type.
+type Type string
+
+const (
+	Service Type = "service"
+	Oneshot Type = "oneshot"
+)
+
+// Policy is a restart policy.
+type Policy string
+
+const (
+	Always    Policy = "always"
+	OnFailure Policy = "on-failure"
+	Never     Policy = "never"
+)
+
+// Process is one `process "name" { }` block. Instances holds one resolved
+// Spec per instance, evaluated with `instance` bound to its number.
+type Process struct {
+	Name      string
+	Type      Type
+	DependsOn []string
+	Sockets   []string
+	Critical  bool
+	Instances []*Spec // len >= 1
+	Range     hcl.Range
+}
+
+// Spec is everything needed to run one instance of a process.
+type Spec struct {
+	Process  string // "api"
+	Instance int    // 0-based
+	Name     string // "api" when the process has one instance, else "api:N"
+
+	Command []string
+	Dir     string
+	Env     []string // "K=V", sorted by key; only what the file sets
+	User    string   // "" = supd's own user
+
+	Type      Type
+	DependsOn []string // process names
+	Sockets   []string // socket names, passed in this order from fd 3
+	Critical  bool
+
+	Restart Restart
+	Ready   Ready
+	Health  Health
+	Stop    Stop
+	Log     Log
+}
+
+// Restart is the `restart { }` block, with defaults applied.
+type Restart struct {
+	Policy      Policy        // default Always
+	Backoff     time.Duration // default 100ms
+	MaxBackoff  time.Duration // default 30s
+	ResetAfter  time.Duration // default 10s
+	MaxRestarts int           // default 0 = no limit
+	Window      time.Duration // default 60s
+}
+
+// Ready is the `ready { }` block. With no check set, a service is ready once
+// spawned (a oneshot once it exited 0).
+type Ready struct {
+	TCP            string   // "" or host:port, normalised ("127.0.0.1:3000", "[::1]:3000", "0.0.0.0:80", "[::]:80")
+	Unix           string   // "" or a socket path (absolute or relative to dir, resolved to absolute)
+	HTTP           string   // "" or a URL
+	Exec           []string // nil or argv
+	Notify         bool
+	NotificationFD int            // 0 = unset; else >= 3
+	Log            *regexp.Regexp // nil = unset
+	Timeout        time.Duration  // default 60s
+}
+
+// HasChecks reports whether any readiness check is configured.
+func (r Ready) HasChecks() bool {
+	return r.TCP != "" || r.Unix != "" || r.HTTP != "" || len(r.Exec) > 0 ||
+		r.Notify || r.NotificationFD != 0 || r.Log != nil
+}
+
+// Health is the `health { }` block (liveness checks after ready).
+type Health struct {
+	HTTP      string
+	TCP       string
+	Exec      []string
+	Interval  time.Duration // default 10s
+	Failures  int           // default 3
+	MaxMemory int64         // bytes; 0 = unlimited
+}
+
+// HasChecks reports whether any liveness check is configured.
+func (h Health) HasChecks() bool {
+	return h.HTTP != "" || h.TCP != "" || len(h.Exec) > 0 || h.MaxMemory > 0
+}
+
+// Stop is the `stop { }` block.
+type Stop struct {
+	Drain   time.Duration  // default 0
+	Signal  syscall.Signal // default SIGTERM
+	Timeout time.Duration  // default 10s
+}
+
+// Log is the `log { }` block.
+type Log struct {
+	File     string // "" = only supd's own stream
+	MaxSize  int64  // bytes; default 100MiB
+	MaxFiles int    // default 5
+}
+
+// Hook is a `hook "event" { }` block. Command is kept as an expression:
+// it is evaluated when the hook fires, with `process` (and `instance`,
+// `name`, `state`, `exit_code`) in scope.
+type Hook struct {
+	Event   string // crash | fatal | ready | unready
+	Command hcl.Expression
+	Range   hcl.Range
+}
+
+// Process returns the process with that name, or nil.
+func (c *Config) Process(name string) *Process {
+	for _, p := range c.Processes {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// Socket returns the socket with that name, or nil.
+func (c *Config) Socket(name string) *Socket {
+	for _, s := range c.Sockets {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}

@@ -1,0 +1,193 @@
+package supervisor
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sup-sh/sup/probe"
+	"github.com/sup-sh/sup/supervisor/api"
+	"github.com/sup-sh/sup/supervisor/control"
+)
+
+// The control socket serves the Supervisor.
+var _ control.Backend = (*Supervisor)(nil)
+
+func unknownName(name string, known []string) error {
+	return fmt.Errorf("%w: %q (known: %s)", control.ErrUnknown, name, strings.Join(known, ", "))
+}
+
+// snapshot is an instance's status as the loop sees it, plus what is
+// needed to inspect it outside the loop.
+type snapshot struct {
+	status api.Status
+	tree   *probe.Tree
+	inst   *instance // read only fields that never change: spec, sink
+}
+
+// snapshots reads the named instances on the loop.
+func (s *Supervisor) snapshots(ctx context.Context, names []string) ([]snapshot, error) {
+	var out []snapshot
+	var rerr error
+	err := s.call(ctx, func() {
+		insts, err := s.instances(names)
+		if err != nil {
+			rerr = err
+			return
+		}
+		for _, i := range insts {
+			out = append(out, snapshot{status: s.status(i), tree: i.tree, inst: i})
+		}
+	})
+	return out, cmp.Or(err, rerr)
+}
+
+// status is i's api.Status without the inspected fields. Loop only.
+func (s *Supervisor) status(i *instance) api.Status {
+	code, sig := exitFields(i)
+	st := api.Status{
+		Name: i.spec.Name, Process: i.spec.Process, Instance: i.spec.Instance,
+		State: i.state.String(), Ready: i.ready, Pid: i.pid, Restarts: i.restarts(),
+		ExitCode: code, ExitSignal: sig, Reason: i.reason, Listening: []string{},
+		Critical: i.spec.Critical,
+	}
+	for _, a := range expected(i.spec.Ready) {
+		st.Expect = append(st.Expect, a.String())
+	}
+	if i.pid != 0 {
+		started := i.started
+		st.StartedAt = &started
+		st.UptimeMs = time.Since(i.started).Milliseconds()
+	}
+	return st
+}
+
+// inspect fills CPU, memory and listening sockets of the snapshots.
+func (s *Supervisor) inspect(snaps []snapshot) []api.Status {
+	trees := make([]*probe.Tree, len(snaps))
+	for k, sn := range snaps {
+		if sn.status.Pid != 0 {
+			trees[k] = sn.tree
+		}
+	}
+	s.inspectMu.Lock()
+	usage, err := s.inspector.Inspect(trees)
+	s.inspectMu.Unlock()
+	out := make([]api.Status, len(snaps))
+	for k, sn := range snaps {
+		out[k] = sn.status
+		if err != nil || k >= len(usage) {
+			continue
+		}
+		out[k].CPUPercent, out[k].MemoryBytes = usage[k].CPUPercent, usage[k].RSS
+		if usage[k].Listening != nil {
+			out[k].Listening = usage[k].Listening
+		}
+	}
+	return out
+}
+
+// Status implements control.Backend.
+func (s *Supervisor) Status(ctx context.Context, names []string) ([]api.Status, error) {
+	snaps, err := s.snapshots(ctx, names)
+	if err != nil {
+		return nil, err
+	}
+	return s.inspect(snaps), nil
+}
+
+// act applies f to every named instance on the loop.
+func (s *Supervisor) act(ctx context.Context, names []string, f func(*instance)) error {
+	var rerr error
+	err := s.call(ctx, func() {
+		insts, err := s.instances(names)
+		if err != nil {
+			rerr = err
+			return
+		}
+		if s.shutdown != nil {
+			rerr = errStopped
+			return
+		}
+		for _, i := range insts {
+			f(i)
+		}
+	})
+	return cmp.Or(err, rerr)
+}
+
+// Start implements control.Backend.
+func (s *Supervisor) Start(ctx context.Context, names []string) error {
+	return s.act(ctx, names, func(i *instance) { s.start(i, true) })
+}
+
+// Stop implements control.Backend.
+func (s *Supervisor) Stop(ctx context.Context, names []string) error {
+	return s.act(ctx, names, s.stop)
+}
+
+// Restart implements control.Backend.
+func (s *Supervisor) Restart(ctx context.Context, names []string) error {
+	return s.act(ctx, names, s.restart)
+}
+
+// Subscribe implements control.Backend.
+func (s *Supervisor) Subscribe(ctx context.Context) <-chan api.Event {
+	return s.events.subscribe(ctx)
+}
+
+// Logs implements control.Backend.
+func (s *Supervisor) Logs(ctx context.Context, name string, n int, follow bool) (<-chan api.LogLine, error) {
+	snaps, err := s.snapshots(ctx, []string{name})
+	if err != nil {
+		return nil, err
+	}
+	var recent []api.LogLine
+	var live []<-chan api.LogLine
+	for _, sn := range snaps {
+		ring := sn.inst.sink.Ring()
+		if follow {
+			live = append(live, ring.Follow(ctx))
+		}
+		recent = append(recent, ring.Last(n)...)
+	}
+	slices.SortStableFunc(recent, func(a, b api.LogLine) int { return a.Time.Compare(b.Time) })
+	if n >= 0 && len(recent) > n {
+		recent = recent[len(recent)-n:]
+	}
+	out := make(chan api.LogLine, 64)
+	go func() {
+		defer close(out)
+		for _, l := range recent {
+			select {
+			case out <- l:
+			case <-ctx.Done():
+				return
+			}
+		}
+		merge(ctx, live, out)
+	}()
+	return out, nil
+}
+
+// merge copies every line of ins to out until ctx is done or all are closed.
+func merge(ctx context.Context, ins []<-chan api.LogLine, out chan<- api.LogLine) {
+	done := make(chan struct{})
+	for _, in := range ins {
+		go func() {
+			for l := range in {
+				select {
+				case out <- l:
+				case <-ctx.Done():
+				}
+			}
+			done <- struct{}{}
+		}()
+	}
+	for range ins {
+		<-done
+	}
+}

@@ -1,0 +1,203 @@
+// Package daemon is supd's main: flags, config, logging, signals, the
+// control socket, sd_notify and the HTTP endpoint, wired around a
+// supervisor.Supervisor. cmd/supd only calls Main.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/rs/zerolog"
+	"github.com/sup-sh/sup/supervisor"
+	"github.com/sup-sh/sup/supervisor/config"
+	"github.com/sup-sh/sup/supervisor/control"
+	"github.com/sup-sh/sup/supervisor/output"
+	"github.com/sup-sh/sup/supervisor/reaper"
+)
+
+// Exit codes of supd itself (a critical process's code is passed through).
+const (
+	exitOK     = 0
+	exitConfig = 1 // bad config, or supd could not set itself up
+	exitUsage  = 2
+)
+
+// options are supd's flags.
+type options struct {
+	check     bool
+	logFormat string
+	logLevel  string
+	paths     []string
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("supd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.BoolVar(&o.check, "check", false, "validate the config, print the resolved processes, and exit (0 valid, 1 invalid)")
+	fs.StringVar(&o.logFormat, "log-format", "auto", "log format: json, console, or auto (console on a TTY)")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: supd [--check] [--log-format json|console|auto] [--log-level LEVEL] [PATH...]")
+		fmt.Fprintln(stderr, "PATH is an HCL process file or a directory of *.hcl files; default ./sup.hcl")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	o.paths = fs.Args()
+	switch o.logFormat {
+	case "auto", "json", "console":
+	default:
+		return o, fmt.Errorf("--log-format %q: use json, console or auto", o.logFormat)
+	}
+	if _, err := zerolog.ParseLevel(o.logLevel); err != nil || o.logLevel == "" {
+		return o, fmt.Errorf("--log-level %q: use debug, info, warn or error", o.logLevel)
+	}
+	return o, nil
+}
+
+// Main runs supd with args (without the program name) and returns its
+// exit code.
+func Main(args []string, stdout, stderr *os.File) int {
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "supd:", err)
+		return exitUsage
+	}
+	load := func() (*config.Config, error) { return config.Load(o.paths...) }
+	cfg, err := load()
+	if err != nil {
+		fmt.Fprint(stderr, err)
+		return exitConfig
+	}
+	if o.check {
+		cfg.Describe(stdout)
+		return exitOK
+	}
+	out := output.NewWriter(stderr)
+	defer out.Flush()
+	log := newLogger(o, out, stderr)
+	for _, w := range cfg.Inactive() {
+		log.Warn().Msg(w)
+	}
+	return run(cfg, load, log, out)
+}
+
+func newLogger(o options, out *output.Writer, stderr *os.File) zerolog.Logger {
+	zerolog.TimeFieldFormat = time.RFC3339Nano
+	level, _ := zerolog.ParseLevel(o.logLevel)
+	var w io.Writer = out.Direct()
+	if o.logFormat == "console" || (o.logFormat == "auto" && isatty.IsTerminal(stderr.Fd())) {
+		w = zerolog.ConsoleWriter{Out: out.Direct(), TimeFormat: "15:04:05.000"}
+	}
+	return zerolog.New(w).Level(level).With().Timestamp().Logger()
+}
+
+// run supervises cfg until a stop signal or a critical process ends.
+func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Logger, out *output.Writer) int {
+	if err := reaper.BecomeSubreaper(); err != nil {
+		log.Warn().Err(err).Msg("orphaned grandchildren will not be reaped by supd")
+	}
+	ln, err := control.Listen(cfg.Supervisor.Socket)
+	if err != nil {
+		log.Error().Err(err).Msg("cannot open the control socket; nothing started")
+		return exitConfig
+	}
+	notifier := newNotifier(log)
+	sup := supervisor.New(cfg, supervisor.Options{
+		Log: log, Output: out, Reload: load, Notify: notifier.summary,
+	})
+
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	signals := make(chan os.Signal, 16)
+	signal.Notify(signals, handledSignals...)
+	defer signal.Stop(signals)
+
+	runCtx, shutdown := context.WithCancel(ctx)
+	srv := &control.Server{Backend: sup, Log: log.With().Str("component", "control").Logger()}
+	go func() {
+		if err := srv.Serve(ctx, ln); err != nil {
+			log.Error().Err(err).Msg("control socket failed")
+		}
+	}()
+	endpoint, err := startEndpoint(ctx, cfg.Supervisor.HTTP, sup, log)
+	if err != nil {
+		log.Error().Err(err).Msg("cannot open the HTTP endpoint; nothing started")
+		return exitConfig
+	}
+	go notifier.watchdog(ctx, sup)
+	go handleSignals(ctx, signals, sup, shutdown, notifier, log)
+
+	log.Info().Str("socket", cfg.Supervisor.Socket).Int("processes", len(cfg.Processes)).Int("pid", os.Getpid()).Msg("supd started")
+	code := sup.Run(runCtx)
+	stop()
+	if endpoint != nil {
+		endpoint.wait()
+	}
+	return code
+}
+
+// handledSignals are caught so that supd decides: stop, reload, forward,
+// or ignore. Catching (instead of ignoring) SIGPIPE and the job-control
+// signals matters: children of a Go program get caught signals reset to
+// their defaults, but inherit ignored ones.
+var handledSignals = []os.Signal{
+	syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP,
+	syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH,
+	syscall.SIGPIPE, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU,
+}
+
+func handleSignals(ctx context.Context, signals <-chan os.Signal, sup *supervisor.Supervisor, shutdown func(), n *notifier, log zerolog.Logger) {
+	stopping := false
+	for {
+		var sig os.Signal
+		select {
+		case <-ctx.Done():
+			return
+		case sig = <-signals:
+		}
+		switch sig {
+		case syscall.SIGTERM, syscall.SIGINT:
+			if stopping {
+				log.Warn().Str("signal", sig.String()).Msg("already stopping; waiting for processes to exit (SIGKILL after shutdown_timeout)")
+				continue
+			}
+			stopping = true
+			shutdown()
+		case syscall.SIGHUP:
+			go reload(ctx, sup, n, log)
+		case syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH:
+			sup.Signal(sig.(syscall.Signal))
+		default:
+			// SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU: never stop or kill supd.
+			log.Debug().Str("signal", sig.String()).Msg("ignored")
+		}
+	}
+}
+
+func reload(ctx context.Context, sup *supervisor.Supervisor, n *notifier, log zerolog.Logger) {
+	n.reloading()
+	defer n.reloaded()
+	err := sup.Reload(ctx, nil)
+	var rerr *control.ReloadError
+	switch {
+	case errors.As(err, &rerr):
+		log.Error().Msg("reload refused, nothing changed:\n" + strings.TrimRight(rerr.Diagnostics, "\n"))
+	case err != nil:
+		log.Error().Err(err).Msg("reload")
+	}
+}

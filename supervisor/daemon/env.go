@@ -1,0 +1,5 @@
+package daemon
+
+import "os"
+
+var lookupEnv = os.LookupEnv

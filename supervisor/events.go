@@ -1,0 +1,102 @@
+package supervisor
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/sup-sh/sup/supervisor/api"
+	"github.com/sup-sh/sup/supervisor/reaper"
+)
+
+// broker fans state-change events out to subscribers. publish never
+// blocks: a subscriber that does not keep up misses events.
+type broker struct {
+	mu   sync.Mutex
+	subs map[chan api.Event]struct{}
+}
+
+// subscribe returns a channel of every event published from now on, until
+// ctx is done; then the channel is closed.
+func (b *broker) subscribe(ctx context.Context) <-chan api.Event {
+	ch := make(chan api.Event, 256)
+	b.mu.Lock()
+	if b.subs == nil {
+		b.subs = make(map[chan api.Event]struct{})
+	}
+	b.subs[ch] = struct{}{}
+	b.mu.Unlock()
+	go func() {
+		<-ctx.Done()
+		b.mu.Lock()
+		delete(b.subs, ch)
+		b.mu.Unlock()
+		close(ch)
+	}()
+	return ch
+}
+
+func (b *broker) publish(e api.Event) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for ch := range b.subs {
+		select {
+		case ch <- e:
+		default:
+		}
+	}
+}
+
+// event describes i's current state, coming from state from.
+func (s *Supervisor) event(i *instance, from State) api.Event {
+	code, sig := exitFields(i)
+	return api.Event{
+		Time: time.Now(), Name: i.spec.Name, Process: i.spec.Process, Instance: i.spec.Instance,
+		From: from.String(), State: i.state.String(), Ready: i.ready, Pid: i.pid,
+		Restarts: i.restarts(), ExitCode: code, ExitSignal: sig, Reason: i.reason,
+	}
+}
+
+// exitFields are the contract's exit_code / exit_signal of the last exit.
+func exitFields(i *instance) (code *int, sig *string) {
+	if i.exitCode != nil {
+		return i.exitCode, nil
+	}
+	if i.lastExit == nil {
+		return nil, nil
+	}
+	if s, ok := i.lastExit.Signaled(); ok {
+		name := reaper.SignalName(s)
+		return nil, &name
+	}
+	c := i.lastExit.Status.ExitStatus()
+	return &c, nil
+}
+
+// Summary is supd's overall state, for sd_notify and logs.
+type Summary struct {
+	Ready, Total int
+	NotReady     []string // "api:1 (starting: nothing listening yet)"
+	Stopping     bool
+}
+
+// summary computes the Summary now. Loop only.
+func (s *Supervisor) summary() Summary {
+	sum := Summary{Stopping: s.shutdown != nil}
+	for _, i := range s.insts {
+		if i.stoppedByRequest {
+			continue
+		}
+		sum.Total++
+		if i.ready {
+			sum.Ready++
+			continue
+		}
+		why := i.state.String()
+		if i.reason != "" {
+			why += ": " + i.reason
+		}
+		sum.NotReady = append(sum.NotReady, i.spec.Name+" ("+why+")")
+	}
+	return sum
+}

@@ -1,0 +1,180 @@
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/sup-sh/sup/probe"
+	"github.com/sup-sh/sup/supervisor/output"
+	"github.com/sup-sh/sup/supervisor/reaper"
+	"golang.org/x/sys/unix"
+)
+
+// spawnError is a spawn that failed before the process existed, with the
+// exit code a shell would give it (127 not found, 126 not executable).
+type spawnError struct {
+	code int
+	msg  string
+}
+
+func (e *spawnError) Error() string { return e.msg }
+
+// inheritedNot are variables of supd's environment that belong to supd
+// alone: a child must not answer supd's systemd or socket activation.
+var inheritedNot = []string{"NOTIFY_SOCKET", "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", "WATCHDOG_USEC", "WATCHDOG_PID"}
+
+func childEnv(environ []string) []string {
+	return slices.DeleteFunc(slices.Clone(environ), func(kv string) bool {
+		k, _, _ := strings.Cut(kv, "=")
+		return slices.Contains(inheritedNot, k)
+	})
+}
+
+// launch forks and execs the instance with its stdout and stderr pumped
+// into its sink, and registers onExit with the reaper. The child gets its
+// own process group, fds 0-2 plus what rd passes, and nothing else.
+func (s *Supervisor) launch(i *instance, rd *probe.Readiness, onExit func(reaper.Exit)) (int, error) {
+	spec := i.spec
+	env := append(slices.Clone(s.env), spec.Env...)
+	env = append(env, "SUPD_PROCESS="+spec.Process, "SUPD_INSTANCE="+strconv.Itoa(spec.Instance))
+	env = append(env, rd.Env()...)
+	path, err := resolveCommand(spec.Command[0], spec.Dir, env)
+	if err != nil {
+		return 0, err
+	}
+	cmd := &exec.Cmd{Path: path, Args: spec.Command, Dir: spec.Dir}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if spec.User != "" {
+		cred, home, err := credential(spec.User)
+		if err != nil {
+			return 0, err
+		}
+		cmd.SysProcAttr.Credential = cred
+		env = append(env, "USER="+spec.User, "LOGNAME="+spec.User, "HOME="+home)
+	}
+	cmd.Env = env
+	cmd.ExtraFiles = extraFiles(rd.Files())
+
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return 0, fmt.Errorf("stdout pipe: %w", err)
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return 0, fmt.Errorf("stderr pipe: %w", err)
+	}
+	// A larger pipe lets a chatty child write while supd formats.
+	_, _ = unix.FcntlInt(outR.Fd(), unix.F_SETPIPE_SZ, 1<<20)
+	cmd.Stdout, cmd.Stderr = outW, errW
+	pid, err := s.reaper.Start(cmd, onExit)
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		outR.Close()
+		errR.Close()
+		return 0, startError(path, err)
+	}
+	go output.Pump(outR, output.Stdout, i.sink)
+	go output.Pump(errR, output.Stderr, i.sink)
+	return pid, nil
+}
+
+// resolveCommand finds the executable as exec would, but answers with the
+// shell's exit codes and a message that says where it looked.
+func resolveCommand(name, dir string, env []string) (string, error) {
+	path := name
+	if !strings.Contains(name, "/") {
+		found, err := lookPath(name, env)
+		if err != nil {
+			return "", &spawnError{127, fmt.Sprintf("command not found: %q is not in PATH", name)}
+		}
+		path = found
+	}
+	abs := path
+	if !filepath.IsAbs(abs) {
+		abs = filepath.Join(dir, abs)
+	}
+	st, err := os.Stat(abs)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", &spawnError{127, fmt.Sprintf("command not found: %s (in %s)", name, dir)}
+	case err != nil:
+		return "", &spawnError{126, fmt.Sprintf("cannot execute %s: %v", name, err)}
+	case st.IsDir() || st.Mode()&0o111 == 0:
+		return "", &spawnError{126, fmt.Sprintf("cannot execute %s: permission denied (not an executable file)", abs)}
+	}
+	return abs, nil
+}
+
+// lookPath searches the child's PATH (or supd's when the child has none).
+func lookPath(name string, env []string) (string, error) {
+	pathVar := os.Getenv("PATH")
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			pathVar = v
+		}
+	}
+	for _, dir := range filepath.SplitList(pathVar) {
+		p := filepath.Join(dir, name)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", exec.ErrNotFound
+}
+
+func startError(path string, err error) error {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return &spawnError{127, fmt.Sprintf("command not found: %s", path)}
+	case errors.Is(err, fs.ErrPermission):
+		return &spawnError{126, fmt.Sprintf("cannot execute %s: %v", path, err)}
+	}
+	return &spawnError{1, fmt.Sprintf("cannot start %s: %v", path, err)}
+}
+
+// credential looks up a user for `user = "..."`.
+func credential(name string) (*syscall.Credential, string, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return nil, "", &spawnError{1, fmt.Sprintf("user %q: %v", name, err)}
+	}
+	if os.Geteuid() != 0 && strconv.Itoa(os.Geteuid()) != u.Uid {
+		return nil, "", &spawnError{1, fmt.Sprintf("user = %q needs supd to run as root", name)}
+	}
+	uid, _ := strconv.ParseUint(u.Uid, 10, 32)
+	gid, _ := strconv.ParseUint(u.Gid, 10, 32)
+	var groups []uint32
+	if ids, err := u.GroupIds(); err == nil {
+		for _, g := range ids {
+			if n, err := strconv.ParseUint(g, 10, 32); err == nil {
+				groups = append(groups, uint32(n))
+			}
+		}
+	}
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: groups}, u.HomeDir, nil
+}
+
+// extraFiles lays out fd number -> file as exec.Cmd.ExtraFiles (fd 3 is
+// index 0); gaps are nil, which the child sees as closed.
+func extraFiles(files map[int]*os.File) []*os.File {
+	var out []*os.File
+	for fd, f := range files {
+		for len(out) <= fd-3 {
+			out = append(out, nil)
+		}
+		out[fd-3] = f
+	}
+	return out
+}

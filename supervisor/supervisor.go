@@ -1,0 +1,288 @@
+// Package supervisor runs the processes of a sup config: it spawns them,
+// restarts them by policy, waits for readiness, stops them in dependency
+// order, and reports every state change as an event.
+//
+// All process state is owned by one goroutine, the loop started by Run.
+// Everything else — the reaper, readiness and health probes, timers, the
+// control socket — talks to it by posting closures to its inbox; results
+// of a spawn carry that spawn's generation, so late ones are ignored.
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/sup-sh/sup/probe"
+	"github.com/sup-sh/sup/supervisor/config"
+	"github.com/sup-sh/sup/supervisor/output"
+	"github.com/sup-sh/sup/supervisor/reaper"
+	"golang.org/x/sys/unix"
+)
+
+// Options configures a Supervisor.
+type Options struct {
+	// Log receives supd's own records (state changes, errors).
+	Log zerolog.Logger
+	// Output is where child output lines go, one record per line, with the
+	// fields process, instance and stream. Nil: os.Stderr.
+	Output *output.Writer
+	// Reload re-reads the config for `supctl reload` and SIGHUP; nil
+	// disables config reloads.
+	Reload func() (*config.Config, error)
+	// Notify, if set, is called from the loop whenever the Summary
+	// changes (sd_notify READY=1 / STATUS= / STOPPING=1). It must be quick.
+	Notify func(Summary)
+	// OnReady, if set, is called from the loop each time a spawn becomes
+	// ready, with the time from spawn to ready. It must be quick.
+	OnReady func(process string, instance int, d time.Duration)
+}
+
+// Supervisor supervises the processes of one config. Create it with New,
+// then call Run.
+type Supervisor struct {
+	log     zerolog.Logger
+	out     *output.Writer
+	reaper  *reaper.Reaper
+	reload  func() (*config.Config, error)
+	notify  func(Summary)
+	onReady func(process string, instance int, d time.Duration)
+	events  broker
+	env     []string // supd's environment, minus what children must not inherit
+
+	inbox chan func()   // closures run by the loop
+	quit  chan struct{} // closed when Run returns
+
+	inspectMu sync.Mutex
+	inspector *probe.Inspector
+
+	// Owned by the loop.
+	cfg      *config.Config
+	insts    []*instance
+	shutdown *shutdown
+	last     string // the last Summary given to notify, formatted
+}
+
+// New returns a supervisor for cfg. Nothing runs until Run.
+func New(cfg *config.Config, opts Options) *Supervisor {
+	s := &Supervisor{
+		log:       opts.Log,
+		out:       opts.Output,
+		reload:    opts.Reload,
+		notify:    opts.Notify,
+		onReady:   opts.OnReady,
+		env:       childEnv(os.Environ()),
+		inbox:     make(chan func(), 64),
+		quit:      make(chan struct{}),
+		inspector: probe.NewInspector(),
+		cfg:       cfg,
+	}
+	if s.out == nil {
+		s.out = output.NewWriter(os.Stderr)
+	}
+	s.reaper = reaper.New(func(reaper.Exit) { s.post(s.orphanExited) })
+	for _, p := range cfg.Processes {
+		for _, spec := range p.Instances {
+			s.insts = append(s.insts, s.newInstance(spec))
+		}
+	}
+	return s
+}
+
+// Runner returns the reaper as a probe.Runner, for exec checks and hooks.
+func (s *Supervisor) Runner() probe.Runner { return s.reaper }
+
+// Run starts every process (in depends_on order) and supervises them until
+// ctx is cancelled or a critical process ends for good; then it stops
+// everything in reverse dependency order and returns the exit code supd
+// should exit with: 0 after a requested shutdown, else the critical
+// process's code.
+func (s *Supervisor) Run(ctx context.Context) int {
+	defer close(s.quit)
+	reapCtx, stopReaping := context.WithCancel(context.Background())
+	defer stopReaping()
+	go s.reaper.Reap(reapCtx)
+
+	for _, i := range s.insts {
+		s.start(i, false)
+	}
+	done := ctx.Done()
+	for {
+		select {
+		case f := <-s.inbox:
+			f()
+		case <-done:
+			done = nil
+			s.beginShutdown(0, "supd was asked to stop")
+		}
+		s.notifySummary()
+		if s.shutdown != nil && s.shutdown.complete(s) {
+			s.shutdown.timer.Stop()
+			s.log.Info().Int("exit_code", s.shutdown.code).Msg("all processes stopped")
+			return s.shutdown.code
+		}
+	}
+}
+
+// post queues f to run on the loop. It never blocks once Run has returned.
+func (s *Supervisor) post(f func()) {
+	select {
+	case s.inbox <- f:
+	case <-s.quit:
+	}
+}
+
+// call runs f on the loop and waits for it to finish.
+func (s *Supervisor) call(ctx context.Context, f func()) error {
+	done := make(chan struct{})
+	select {
+	case s.inbox <- func() { f(); close(done) }:
+	case <-s.quit:
+		return errStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-s.quit:
+		return errStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+var errStopped = fmt.Errorf("supd is shutting down")
+
+// after runs f on the loop after d. The returned timer may be stopped.
+func (s *Supervisor) after(d time.Duration, f func()) *time.Timer {
+	return time.AfterFunc(d, func() { s.post(f) })
+}
+
+// instances resolves names ("api" or "api:2"; none = all) to instances.
+func (s *Supervisor) instances(names []string) ([]*instance, error) {
+	if len(names) == 0 {
+		return slices.Clone(s.insts), nil
+	}
+	var out []*instance
+	for _, n := range names {
+		found := false
+		for _, i := range s.insts {
+			if i.spec.Name == n || i.spec.Process == n {
+				if !slices.Contains(out, i) {
+					out = append(out, i)
+				}
+				found = true
+			}
+		}
+		if !found {
+			return nil, unknownName(n, s.processNames())
+		}
+	}
+	return out, nil
+}
+
+func (s *Supervisor) processNames() []string {
+	var names []string
+	for _, p := range s.cfg.Processes {
+		names = append(names, p.Name)
+	}
+	return names
+}
+
+// dependents returns the processes that depend on process name.
+func (s *Supervisor) dependents(name string) []string {
+	var out []string
+	for _, p := range s.cfg.Processes {
+		if slices.Contains(p.DependsOn, name) {
+			out = append(out, p.Name)
+		}
+	}
+	return out
+}
+
+// processDown reports whether every instance of process name is down.
+func (s *Supervisor) processDown(name string) bool {
+	for _, i := range s.insts {
+		if i.spec.Process == name && !i.state.down() {
+			return false
+		}
+	}
+	return true
+}
+
+// launchWaiting spawns every instance that was waiting for its
+// dependencies and may go now.
+func (s *Supervisor) launchWaiting() {
+	if s.shutdown != nil {
+		return
+	}
+	for _, i := range s.insts {
+		if i.state == Starting && i.pid == 0 && i.timer == nil {
+			s.tryLaunch(i)
+		}
+	}
+}
+
+// depsReady returns "" when every instance of every depends_on target is
+// ready, else why not.
+func (s *Supervisor) depsReady(i *instance) string {
+	for _, dep := range i.spec.DependsOn {
+		for _, d := range s.insts {
+			if d.spec.Process != dep || d.ready {
+				continue
+			}
+			why := d.state.String()
+			if d.reason != "" {
+				why += ": " + d.reason
+			}
+			return fmt.Sprintf("waiting for %s (%s)", d.spec.Name, why)
+		}
+	}
+	return ""
+}
+
+// orphanExited re-checks instances whose leader is gone but whose process
+// group was still draining.
+func (s *Supervisor) orphanExited() {
+	for _, i := range s.insts {
+		if i.state == Stopping && i.pid == 0 && !groupAlive(i.pgid) {
+			s.finishStop(i)
+		}
+	}
+}
+
+// notifySummary calls the Notify option when the Summary changed.
+func (s *Supervisor) notifySummary() {
+	if s.notify == nil {
+		return
+	}
+	sum := s.summary()
+	key := fmt.Sprint(sum)
+	if key == s.last {
+		return
+	}
+	s.last = key
+	s.notify(sum)
+}
+
+// Ping returns once the loop has run a no-op: proof that it is not stuck.
+func (s *Supervisor) Ping(ctx context.Context) error {
+	return s.call(ctx, func() {})
+}
+
+// Signal forwards sig to the process group of every running instance.
+func (s *Supervisor) Signal(sig syscall.Signal) {
+	s.post(func() {
+		for _, i := range s.insts {
+			if i.pid != 0 {
+				_ = unix.Kill(-i.pgid, sig)
+			}
+		}
+	})
+}

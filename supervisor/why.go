@@ -1,0 +1,149 @@
+package supervisor
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sup-sh/sup/probe"
+	"github.com/sup-sh/sup/supervisor/api"
+)
+
+// whyFacts is what the loop knows about an instance beyond its Status.
+type whyFacts struct {
+	lastExit string
+	probe    string
+	expect   []address
+}
+
+// Why implements control.Backend: the 502 checklist for one instance (for
+// a process with several, the first that is not ready).
+func (s *Supervisor) Why(ctx context.Context, name string) (api.Why, error) {
+	snaps, err := s.snapshots(ctx, []string{name})
+	if err != nil {
+		return api.Why{}, err
+	}
+	pick := 0
+	for k, sn := range snaps {
+		if !sn.status.Ready {
+			pick = k
+			break
+		}
+	}
+	sn := snaps[pick]
+	var facts whyFacts
+	if err := s.call(ctx, func() { facts = s.whyFacts(sn.inst) }); err != nil {
+		return api.Why{}, err
+	}
+	st := s.inspect([]snapshot{sn})[0]
+	w := api.Why{
+		Status:    st,
+		Expect:    st.Expect,
+		LastExit:  facts.lastExit,
+		LastLines: sn.inst.sink.Ring().Last(10),
+		Probe:     facts.probe,
+	}
+	var pids []int
+	if sn.tree != nil && st.Pid != 0 {
+		if tab, err := probe.ScanProcs(); err == nil {
+			pids = sn.tree.Pids(tab)
+		}
+	}
+	for _, a := range facts.expect {
+		w.Holders = append(w.Holders, holder(a, pids))
+	}
+	w.Checks = checklist(w, sn.inst.spec.Type == "oneshot")
+	return w, nil
+}
+
+func (s *Supervisor) whyFacts(i *instance) whyFacts {
+	f := whyFacts{probe: i.probe, expect: expected(i.spec.Ready)}
+	if e := i.lastExit; e != nil {
+		f.lastExit = fmt.Sprintf("%s at %s", describeExit(*e), e.Time.Format("15:04:05"))
+		if !i.started.IsZero() && e.Time.After(i.started) {
+			f.lastExit += fmt.Sprintf(" after %s", e.Time.Sub(i.started).Round(time.Millisecond))
+		}
+	} else if i.exitCode != nil {
+		f.lastExit = fmt.Sprintf("could not be started (exit code %d)", *i.exitCode)
+	}
+	return f
+}
+
+// holder says who holds address a, and whether it is one of pids.
+func holder(a address, pids []int) api.Holder {
+	h := api.Holder{Address: a.String()}
+	held, err := probe.HeldBy(a.network, a.address)
+	if err != nil || len(held) == 0 {
+		return h
+	}
+	h.Pid, h.Command = held[0].Pid, held[0].Command
+	for _, x := range held {
+		if slices.Contains(pids, x.Pid) {
+			h.Pid, h.Command, h.InTree = x.Pid, x.Command, true
+			break
+		}
+	}
+	return h
+}
+
+// checklist answers the 502 questions in order.
+func checklist(w api.Why, oneshot bool) []api.Check {
+	st := w.Status
+	var cs []api.Check
+	running := api.Check{Question: "running", OK: st.Pid != 0 || (oneshot && st.Ready)}
+	switch {
+	case st.Pid != 0:
+		running.Answer = fmt.Sprintf("%s, pid %d, up %s, %d restarts", st.State, st.Pid,
+			(time.Duration(st.UptimeMs) * time.Millisecond).Round(time.Second), st.Restarts)
+	default:
+		running.Answer = st.State
+		if st.Reason != "" {
+			running.Answer += ": " + st.Reason
+		}
+	}
+	cs = append(cs, running)
+	ready := api.Check{Question: "ready", OK: st.Ready, Answer: "yes"}
+	if !st.Ready {
+		ready.Answer = cmp.Or(st.Reason, "no")
+	}
+	cs = append(cs, ready)
+	listen := api.Check{Question: "listening", OK: len(st.Listening) > 0 || len(w.Expect) == 0}
+	listen.Answer = "on nothing"
+	if len(st.Listening) > 0 {
+		listen.Answer = "on " + strings.Join(st.Listening, ", ")
+	}
+	cs = append(cs, listen)
+	for _, want := range w.Expect {
+		c := api.Check{Question: "matches config", OK: slices.Contains(st.Listening, want)}
+		c.Answer = "config says " + want
+		if !c.OK && len(st.Listening) > 0 {
+			c.Answer = fmt.Sprintf("listening on %s, config says %s", strings.Join(st.Listening, ", "), want)
+		}
+		if c.OK {
+			c.Answer = want
+		}
+		cs = append(cs, c)
+	}
+	for _, h := range w.Holders {
+		c := api.Check{Question: "port holder", OK: h.Pid == 0 || h.InTree}
+		switch {
+		case h.Pid == 0:
+			c.Answer = h.Address + " is free"
+		case h.InTree:
+			c.Answer = fmt.Sprintf("%s is held by pid %d (%s), part of %s", h.Address, h.Pid, h.Command, st.Process)
+		default:
+			c.Answer = fmt.Sprintf("%s is held by pid %d (%s), which is not part of %s", h.Address, h.Pid, h.Command, st.Process)
+		}
+		cs = append(cs, c)
+	}
+	if w.LastExit != "" {
+		cs = append(cs, api.Check{Question: "last exit", OK: st.ExitCode != nil && *st.ExitCode == 0, Answer: w.LastExit})
+	}
+	if w.Probe != "" {
+		cs = append(cs, api.Check{Question: "last probe", OK: st.Ready, Answer: w.Probe})
+	}
+	return cs
+}

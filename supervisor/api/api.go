@@ -3,7 +3,10 @@
 // parse `supctl status --json` and `supctl events --json`.
 package api
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // State names, exactly as the contract spells them.
 const (
@@ -32,27 +35,53 @@ type Status struct {
 	Reason     string   `json:"reason"`      // empty when ready
 
 	// Beyond the contract's minimum.
-	Critical    bool    `json:"critical"`
-	CPUPercent  float64 `json:"cpu_percent"`
-	MemoryBytes int64   `json:"memory_bytes"` // RSS of the whole tree
-	Expect      []string `json:"expect"`      // what the ready block says it should listen on, e.g. "tcp:127.0.0.1:3000"
+
+	// Desired is what supd is driving the instance towards: DesiredRunning,
+	// or DesiredStopped when it was stopped by request (supctl stop) or is
+	// being removed by a reload. Empty when the backend does not say; then
+	// an instance in StateStopped counts as stopped by request.
+	// `supctl wait` with no NAME skips the instances desired stopped.
+	Desired     string     `json:"desired,omitempty"`
+	Critical    bool       `json:"critical"`
+	CPUPercent  float64    `json:"cpu_percent"`
+	MemoryBytes int64      `json:"memory_bytes"` // RSS of the whole tree
+	Expect      []string   `json:"expect"`       // what the ready block says it should listen on, e.g. "tcp:127.0.0.1:3000"
 	StartedAt   *time.Time `json:"started_at,omitempty"`
+}
+
+// Desired states (Status.Desired).
+const (
+	DesiredRunning = "running"
+	DesiredStopped = "stopped"
+)
+
+// MarshalJSON encodes s with Listening and Expect as [] rather than null
+// when empty, as the contract promises to scripts.
+func (s Status) MarshalJSON() ([]byte, error) {
+	type plain Status // without the method, to avoid recursion
+	if s.Listening == nil {
+		s.Listening = []string{}
+	}
+	if s.Expect == nil {
+		s.Expect = []string{}
+	}
+	return json.Marshal(plain(s))
 }
 
 // Event is one state change, as `supctl events --json` streams it.
 type Event struct {
-	Time     time.Time `json:"time"`
-	Name     string    `json:"name"`
-	Process  string    `json:"process"`
-	Instance int       `json:"instance"`
-	From     string    `json:"from"`
-	State    string    `json:"state"`
-	Ready    bool      `json:"ready"`
-	Pid      int       `json:"pid"`
-	Restarts int       `json:"restarts"`
-	ExitCode   *int    `json:"exit_code"`
-	ExitSignal *string `json:"exit_signal"`
-	Reason   string    `json:"reason"`
+	Time       time.Time `json:"time"`
+	Name       string    `json:"name"`
+	Process    string    `json:"process"`
+	Instance   int       `json:"instance"`
+	From       string    `json:"from"`
+	State      string    `json:"state"`
+	Ready      bool      `json:"ready"`
+	Pid        int       `json:"pid"`
+	Restarts   int       `json:"restarts"`
+	ExitCode   *int      `json:"exit_code"`
+	ExitSignal *string   `json:"exit_signal"`
+	Reason     string    `json:"reason"`
 }
 
 // LogLine is one line of a process's output.

@@ -1,0 +1,200 @@
+package control
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/sup-sh/sup/supervisor/api"
+)
+
+// Client talks to supd over its control socket. It is safe for
+// concurrent use. Calls are bounded only by their ctx: a wait is bounded
+// by supd itself (its request's timeout), streams by the caller.
+type Client struct {
+	path string
+	http *http.Client
+}
+
+// NewClient returns a client of the control socket at path. It does not
+// connect until a call.
+func NewClient(path string) *Client {
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			conn, err := d.DialContext(ctx, "unix", path)
+			if err != nil {
+				return nil, &UnreachableError{Path: path, Err: err}
+			}
+			return conn, nil
+		},
+	}
+	return &Client{path: path, http: &http.Client{Transport: tr}}
+}
+
+// UnreachableError is a call that could not connect to supd.
+type UnreachableError struct {
+	Path string
+	Err  error
+}
+
+func (e *UnreachableError) Error() string {
+	err := e.Err
+	var op *net.OpError
+	if errors.As(err, &op) { // "connect: connection refused" without repeating the path
+		err = op.Err
+	}
+	return fmt.Sprintf("cannot reach supd at %s: %v", e.Path, err)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// RemoteError is an error answered by supd.
+type RemoteError struct {
+	StatusCode  int    // 404 unknown name, 409 a wait failed, 504 it timed out, ...
+	Message     string // api.Error.Error
+	Diagnostics string // api.Error.Diagnostics: a reload's config errors
+}
+
+func (e *RemoteError) Error() string { return e.Message }
+
+// Status returns the named instances (a process name stands for all its
+// instances), all when names is empty.
+func (c *Client) Status(ctx context.Context, names []string) ([]api.Status, error) {
+	var sts []api.Status
+	err := c.call(ctx, http.MethodGet, "/status", url.Values{"name": names}, nil, &sts)
+	return sts, err
+}
+
+// Do asks supd to carry out a and returns the status of its targets once
+// done (with req.Wait, once complete: see the package doc).
+func (c *Client) Do(ctx context.Context, a Action, req api.ActionRequest) ([]api.Status, error) {
+	var sts []api.Status
+	err := c.call(ctx, http.MethodPost, "/"+string(a), nil, req, &sts)
+	return sts, err
+}
+
+// Why returns the 502 checklist of a process or instance.
+func (c *Client) Why(ctx context.Context, name string) (api.Why, error) {
+	var why api.Why
+	err := c.call(ctx, http.MethodGet, "/why", url.Values{"name": {name}}, nil, &why)
+	return why, err
+}
+
+// Logs calls fn with the last n lines of name and, when follow is set,
+// with every new line until ctx is done or supd ends the stream. It
+// returns fn's first error, ctx.Err() when ctx ends it, or nil when supd
+// ends it.
+func (c *Client) Logs(ctx context.Context, name string, n int, follow bool, fn func(api.LogLine) error) error {
+	q := url.Values{"name": {name}, "n": {strconv.Itoa(n)}}
+	if follow {
+		q.Set("follow", "1")
+	}
+	return stream(ctx, c, "/logs", q, fn)
+}
+
+// Events calls fn with every state change from now on, until ctx is done
+// or supd ends the stream (it is shutting down). Errors as for Logs.
+func (c *Client) Events(ctx context.Context, fn func(api.Event) error) error {
+	return stream(ctx, c, "/events", nil, fn)
+}
+
+func stream[T any](ctx context.Context, c *Client, path string, query url.Values, fn func(T) error) error {
+	resp, err := c.send(ctx, http.MethodGet, path, query, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var v T
+		if err := dec.Decode(&v); err != nil {
+			switch {
+			case errors.Is(err, io.EOF):
+				return nil
+			case ctx.Err() != nil:
+				return ctx.Err()
+			}
+			return fmt.Errorf("read from supd: %w", err)
+		}
+		if err := fn(v); err != nil {
+			return err
+		}
+	}
+}
+
+// call sends a request and decodes its JSON answer into out.
+func (c *Client) call(ctx context.Context, method, path string, query url.Values, body, out any) error {
+	resp, err := c.send(ctx, method, path, query, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("read answer of supd: %w", err)
+	}
+	return nil
+}
+
+// send sends a request; a non-2xx answer is returned as a *RemoteError.
+func (c *Client) send(ctx context.Context, method, path string, query url.Values, body any) (*http.Response, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	u := "http://supd" + path
+	if q := query.Encode(); q != "" {
+		u += "?" + q
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		var unreachable *UnreachableError
+		switch {
+		case errors.As(err, &unreachable):
+			return nil, unreachable
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		}
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
+		return nil, fmt.Errorf("supd at %s: %w", c.path, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		defer resp.Body.Close()
+		return nil, readError(resp)
+	}
+	return resp, nil
+}
+
+func readError(resp *http.Response) error {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20)) // a cut body still says something
+	e := &RemoteError{StatusCode: resp.StatusCode}
+	var body api.Error
+	if json.Unmarshal(b, &body) == nil && body.Error != "" {
+		e.Message, e.Diagnostics = body.Error, body.Diagnostics
+	} else if e.Message = strings.TrimSpace(string(b)); e.Message == "" {
+		e.Message = resp.Status
+	}
+	return e
+}

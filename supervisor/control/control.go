@@ -1,0 +1,92 @@
+// Package control is supd's control socket: an HTTP+JSON API over a Unix
+// socket (mode 0600), its server and its client.
+//
+// Routes (request and response bodies are the types of package api):
+//
+//	GET  /status?name=N...            200 []api.Status
+//	POST /start, /stop, /restart      api.ActionRequest -> 200 []api.Status
+//	POST /reload                      api.ActionRequest (no names: re-read the config) -> 200 []api.Status
+//	POST /wait                        api.ActionRequest (no names: every process not stopped by request)
+//	GET  /why?name=N                  200 api.Why
+//	GET  /logs?name=N&n=50&follow=1   200 NDJSON stream of api.LogLine
+//	GET  /events                      200 NDJSON stream of api.Event
+//
+// Every other answer is an api.Error: 400 bad request, 404 unknown name,
+// 409 the wait failed (a target ended fatal, or exited without being ready),
+// 422 a reload found a bad config (with Diagnostics), 503 supd is shutting
+// down, 504 the wait timed out, 500 anything else.
+//
+// The server knows nothing of supervisor internals: it serves a Backend.
+// Waiting for an action to complete is done here, generically, by watching
+// Backend.Status and Backend.Subscribe.
+package control
+
+import (
+	"context"
+	"errors"
+
+	"github.com/sup-sh/sup/supervisor/api"
+)
+
+// Backend is what the control server serves: the supervisor.
+//
+// A name is a process ("api": all its instances) or one instance ("api:2").
+// Methods given a name that does not exist return an error wrapping
+// ErrUnknown, as fmt.Errorf("%w: %q", ErrUnknown, name).
+type Backend interface {
+	// Status returns the named instances, all when names is empty, in a
+	// stable order (config order).
+	Status(ctx context.Context, names []string) ([]api.Status, error)
+
+	// Start, Stop and Restart return once the supervisor has applied the
+	// transition: a Status call right after sees it (e.g. "starting").
+	// They do not wait for it to complete; the server does, when asked.
+	Start(ctx context.Context, names []string) error
+	Stop(ctx context.Context, names []string) error
+	Restart(ctx context.Context, names []string) error
+
+	// Reload rolls the named processes; with no names it re-reads the
+	// config and applies the difference. A bad config changes nothing and
+	// returns a *ReloadError.
+	Reload(ctx context.Context, names []string) error
+
+	// Why answers the 502 checklist for one process or instance.
+	Why(ctx context.Context, name string) (api.Why, error)
+
+	// Logs sends the last n lines of name (all instances of a process,
+	// interleaved by time) and, when follow is set, every new line until
+	// ctx is done. The backend closes the channel at the end; it must not
+	// block forever on a send once ctx is done.
+	Logs(ctx context.Context, name string, n int, follow bool) (<-chan api.LogLine, error)
+
+	// Subscribe returns every state change from now on. The channel is
+	// closed when ctx is done. A slow reader may miss events but never
+	// blocks the supervisor.
+	Subscribe(ctx context.Context) <-chan api.Event
+}
+
+// ErrUnknown is wrapped by Backend errors about a name that is neither a
+// process nor an instance. The server answers 404.
+var ErrUnknown = errors.New("no such process")
+
+// ReloadError is a reload refused because of a bad config; nothing changed.
+type ReloadError struct {
+	// Diagnostics are the config errors, one "FILE:LINE:COL: error: ..."
+	// first line each, with their source snippets.
+	Diagnostics string
+}
+
+func (e *ReloadError) Error() string { return "bad config, nothing reloaded" }
+
+// Action is an operation on processes; it is also the path of its POST
+// route.
+type Action string
+
+// The actions.
+const (
+	ActionStart   Action = "start"
+	ActionStop    Action = "stop"
+	ActionRestart Action = "restart"
+	ActionReload  Action = "reload"
+	ActionWait    Action = "wait" // no action: only wait until ready
+)

@@ -1,0 +1,243 @@
+// Package controltest provides a fake control.Backend, an in-memory
+// process table to back it, and a control server on a temporary socket,
+// for tests of the control server and of its clients (supctl).
+package controltest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sup-sh/sup/supervisor/api"
+	"github.com/sup-sh/sup/supervisor/control"
+)
+
+// Backend is a control.Backend whose methods call its function fields.
+// A nil field answers ErrNotImplemented, except SubscribeFunc: a nil one
+// subscribes to nothing (the channel is closed when ctx is done).
+type Backend struct {
+	StatusFunc    func(ctx context.Context, names []string) ([]api.Status, error)
+	StartFunc     func(ctx context.Context, names []string) error
+	StopFunc      func(ctx context.Context, names []string) error
+	RestartFunc   func(ctx context.Context, names []string) error
+	ReloadFunc    func(ctx context.Context, names []string) error
+	WhyFunc       func(ctx context.Context, name string) (api.Why, error)
+	LogsFunc      func(ctx context.Context, name string, n int, follow bool) (<-chan api.LogLine, error)
+	SubscribeFunc func(ctx context.Context) <-chan api.Event
+}
+
+var _ control.Backend = (*Backend)(nil)
+
+// ErrNotImplemented is answered by a Backend method whose field is nil.
+var ErrNotImplemented = errors.New("controltest: not implemented")
+
+func (b *Backend) Status(ctx context.Context, names []string) ([]api.Status, error) {
+	if b.StatusFunc == nil {
+		return nil, ErrNotImplemented
+	}
+	return b.StatusFunc(ctx, names)
+}
+
+func (b *Backend) Start(ctx context.Context, names []string) error {
+	return callAction(b.StartFunc, ctx, names)
+}
+
+func (b *Backend) Stop(ctx context.Context, names []string) error {
+	return callAction(b.StopFunc, ctx, names)
+}
+
+func (b *Backend) Restart(ctx context.Context, names []string) error {
+	return callAction(b.RestartFunc, ctx, names)
+}
+
+func (b *Backend) Reload(ctx context.Context, names []string) error {
+	return callAction(b.ReloadFunc, ctx, names)
+}
+
+func callAction(f func(context.Context, []string) error, ctx context.Context, names []string) error {
+	if f == nil {
+		return ErrNotImplemented
+	}
+	return f(ctx, names)
+}
+
+func (b *Backend) Why(ctx context.Context, name string) (api.Why, error) {
+	if b.WhyFunc == nil {
+		return api.Why{}, ErrNotImplemented
+	}
+	return b.WhyFunc(ctx, name)
+}
+
+func (b *Backend) Logs(ctx context.Context, name string, n int, follow bool) (<-chan api.LogLine, error) {
+	if b.LogsFunc == nil {
+		return nil, ErrNotImplemented
+	}
+	return b.LogsFunc(ctx, name, n, follow)
+}
+
+func (b *Backend) Subscribe(ctx context.Context) <-chan api.Event {
+	if b.SubscribeFunc != nil {
+		return b.SubscribeFunc(ctx)
+	}
+	ch := make(chan api.Event)
+	context.AfterFunc(ctx, func() { close(ch) })
+	return ch
+}
+
+// Store is an in-memory process table that answers Status and Subscribe
+// like a supervisor would, and emits an event on every change made with
+// Update. It is safe for concurrent use.
+type Store struct {
+	mu      sync.Mutex
+	sts     []api.Status
+	subs    map[chan api.Event]struct{}
+	changed chan struct{} // closed and replaced when subs changes
+}
+
+// NewStore returns a store holding sts, in that order.
+func NewStore(sts ...api.Status) *Store {
+	return &Store{
+		sts:     slices.Clone(sts),
+		subs:    map[chan api.Event]struct{}{},
+		changed: make(chan struct{}),
+	}
+}
+
+// Backend returns a Backend answering Status and Subscribe from s; set
+// its other fields as the test needs.
+func (s *Store) Backend() *Backend {
+	return &Backend{StatusFunc: s.Status, SubscribeFunc: s.Subscribe}
+}
+
+// Status returns the instances matching names (by instance or process
+// name), all when names is empty; an unknown name wraps control.ErrUnknown.
+func (s *Store) Status(_ context.Context, names []string) ([]api.Status, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(names) == 0 {
+		return slices.Clone(s.sts), nil
+	}
+	var out []api.Status
+	for _, name := range names {
+		n := len(out)
+		for _, st := range s.sts {
+			if st.Name == name || st.Process == name {
+				out = append(out, st)
+			}
+		}
+		if len(out) == n {
+			return nil, fmt.Errorf("%w: %q", control.ErrUnknown, name)
+		}
+	}
+	return out, nil
+}
+
+// Update applies f to every instance matching name (instance or process
+// name) and emits one event for each. It panics on an unknown name.
+func (s *Store) Update(name string, f func(*api.Status)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	found := false
+	for i := range s.sts {
+		st := &s.sts[i]
+		if st.Name != name && st.Process != name {
+			continue
+		}
+		found = true
+		from := st.State
+		f(st)
+		ev := api.Event{
+			Time: time.Now(), Name: st.Name, Process: st.Process, Instance: st.Instance,
+			From: from, State: st.State, Ready: st.Ready, Pid: st.Pid, Restarts: st.Restarts,
+			ExitCode: st.ExitCode, ExitSignal: st.ExitSignal, Reason: st.Reason,
+		}
+		for ch := range s.subs {
+			select {
+			case ch <- ev:
+			default: // a slow subscriber misses it
+			}
+		}
+	}
+	if !found {
+		panic(fmt.Sprintf("controltest: no instance %q", name))
+	}
+}
+
+// Subscribe returns a channel of every change from now on, closed when ctx
+// is done.
+func (s *Store) Subscribe(ctx context.Context) <-chan api.Event {
+	ch := make(chan api.Event, 64)
+	s.mu.Lock()
+	s.subs[ch] = struct{}{}
+	s.notifyLocked()
+	s.mu.Unlock()
+	context.AfterFunc(ctx, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(s.subs, ch)
+		close(ch)
+		s.notifyLocked()
+	})
+	return ch
+}
+
+// Subscribers returns the number of live subscriptions.
+func (s *Store) Subscribers() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.subs)
+}
+
+// WaitSubscribers blocks until there are at least n live subscriptions,
+// or ctx is done.
+func (s *Store) WaitSubscribers(ctx context.Context, n int) error {
+	for {
+		s.mu.Lock()
+		have, changed := len(s.subs), s.changed
+		s.mu.Unlock()
+		if have >= n {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("%d subscribers, want %d: %w", have, n, ctx.Err())
+		}
+	}
+}
+
+func (s *Store) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// Serve serves srv on a socket in a fresh temporary directory until the
+// test ends, and returns the socket's path. srv.Log may be left zero.
+func Serve(t testing.TB, srv *control.Server) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "supd.sock")
+	ln, err := control.Listen(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("control server: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("control server did not stop within 10s")
+		}
+	})
+	return path
+}

@@ -48,7 +48,7 @@ type instance struct {
 
 func (s *Supervisor) newInstance(spec *config.Spec) *instance {
 	log := s.log.With().Str("process", spec.Process).Int("instance", spec.Instance).Logger()
-	lines := zerolog.New(s.out.Batched()).With().Timestamp().
+	lines := zerolog.New(s.out.Batched()).With().
 		Str("process", spec.Process).Int("instance", spec.Instance).Logger()
 	return &instance{
 		spec:    spec,

@@ -82,20 +82,27 @@ func (d direct) Write(p []byte) (int, error) {
 type LineFunc func(stream string, line []byte)
 
 // Sink is where the lines of one instance go: supd's log (through a logger
-// that carries the process and instance fields), the instance's Ring, and
-// an optional observer that changes with every spawn.
+// per stream that carries the process, instance and stream fields), the
+// instance's Ring, and an optional observer that changes with every spawn.
 type Sink struct {
-	log     zerolog.Logger
-	ring    *Ring
-	flush   func()
-	observe atomic.Pointer[LineFunc]
+	out, err zerolog.Logger
+	ring     *Ring
+	flush    func()
+	observe  atomic.Pointer[LineFunc]
 }
 
 // NewSink returns a sink logging through log (which should write to a
-// Writer's Batched side; flush is that Writer's Flush) and keeping lines in
-// ring.
+// Writer's Batched side and carry the process and instance fields; flush is
+// that Writer's Flush) and keeping lines in ring. Line records get the
+// time of the read that brought them, formatted as zerolog.TimeFieldFormat
+// says (RFC 3339 when that is a layout).
 func NewSink(log zerolog.Logger, ring *Ring, flush func()) *Sink {
-	return &Sink{log: log, ring: ring, flush: flush}
+	return &Sink{
+		out:   log.With().Str("stream", Stdout).Logger(),
+		err:   log.With().Str("stream", Stderr).Logger(),
+		ring:  ring,
+		flush: flush,
+	}
 }
 
 // Observe sets the observer of every following line (nil: none).
@@ -110,9 +117,39 @@ func (s *Sink) Observe(f LineFunc) {
 // Ring returns the sink's ring of recent lines.
 func (s *Sink) Ring() *Ring { return s.ring }
 
-func (s *Sink) line(stream string, now time.Time, line []byte) {
-	s.log.Log().Str("stream", stream).Bytes("message", line).Send()
-	s.ring.Add(now, stream, line)
+// chunk is what the lines of one read share: their time, encoded once.
+type chunk struct {
+	now  time.Time
+	time []byte // JSON value of the time field
+}
+
+func (c *chunk) set(now time.Time) {
+	c.now = now
+	c.time = append(c.time[:0], '"')
+	layout := zerolog.TimeFieldFormat
+	if layout == "" || layout == zerolog.TimeFormatUnix || layout == zerolog.TimeFormatUnixMs ||
+		layout == zerolog.TimeFormatUnixMicro || layout == zerolog.TimeFormatUnixNano {
+		layout = time.RFC3339Nano
+	}
+	c.time = append(now.AppendFormat(c.time, layout), '"')
+}
+
+// lines delivers line, cut into pieces of at most maxLine bytes.
+func (s *Sink) lines(stream string, c *chunk, line []byte) {
+	for len(line) > maxLine {
+		s.line(stream, c, line[:maxLine])
+		line = line[maxLine:]
+	}
+	s.line(stream, c, line)
+}
+
+func (s *Sink) line(stream string, c *chunk, line []byte) {
+	log := &s.out
+	if stream == Stderr {
+		log = &s.err
+	}
+	log.Log().RawJSON(zerolog.TimestampFieldName, c.time).Bytes(zerolog.MessageFieldName, line).Send()
+	s.ring.Add(c.now, stream, line)
 	if f := s.observe.Load(); f != nil {
 		(*f)(stream, line)
 	}
@@ -124,27 +161,28 @@ func (s *Sink) line(stream string, now time.Time, line []byte) {
 // is delivered even without a newline.
 func Pump(r io.ReadCloser, stream string, s *Sink) {
 	defer r.Close()
-	buf := make([]byte, 128<<10)
+	buf := make([]byte, 2*maxLine)
 	start, end := 0, 0
+	var c chunk
 	for {
 		n, err := r.Read(buf[end:])
 		end += n
-		now := time.Now()
+		c.set(time.Now())
 		for {
 			i := bytes.IndexByte(buf[start:end], '\n')
 			if i < 0 {
 				break
 			}
-			s.line(stream, now, trimCR(buf[start:start+i]))
+			s.lines(stream, &c, trimCR(buf[start:start+i]))
 			start += i + 1
 		}
 		if end-start >= maxLine {
-			s.line(stream, now, buf[start:end])
-			start = end
+			s.lines(stream, &c, buf[start:start+maxLine])
+			start += maxLine
 		}
 		if err != nil {
 			if start < end {
-				s.line(stream, now, trimCR(buf[start:end]))
+				s.lines(stream, &c, trimCR(buf[start:end]))
 			}
 			s.flush()
 			return

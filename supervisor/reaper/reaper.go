@@ -71,7 +71,6 @@ type Reaper struct {
 	mu       sync.Mutex
 	waiting  map[int]func(Exit) // guarded by mu
 	onOrphan func(Exit)
-	kick     chan struct{}
 }
 
 // New returns a Reaper. onOrphan, if not nil, is called (from the reaper's
@@ -81,7 +80,6 @@ func New(onOrphan func(Exit)) *Reaper {
 	return &Reaper{
 		waiting:  make(map[int]func(Exit)),
 		onOrphan: onOrphan,
-		kick:     make(chan struct{}, 1),
 	}
 }
 
@@ -111,7 +109,6 @@ func (r *Reaper) Reap(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-sigs:
-		case <-r.kick:
 		}
 	}
 }

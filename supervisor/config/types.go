@@ -23,6 +23,13 @@ type Config struct {
 	// Order is the process names in dependency order: every process comes
 	// after all of its depends_on targets. Shutdown walks it backwards.
 	Order []string
+
+	// Warnings are the non-fatal diagnostics, printed like errors by
+	// Warnings.Write; nil when there are none.
+	Warnings *Error
+
+	uses  []use                // features used, for Inactive
+	files map[string]*hcl.File // parsed files, for Describe
 }
 
 // Supervisor is the `supervisor { }` block.

@@ -484,8 +484,7 @@ func TestUnreachable(t *testing.T) {
 
 // --- Waiting ---
 
-// lifecycle is a backend whose actions move instances through their
-// states like a supervisor, asynchronously, with events.
+// lifecycle is a store and a backend answering from it.
 type lifecycle struct {
 	*controltest.Store
 	b *controltest.Backend
@@ -496,28 +495,6 @@ func newLifecycle(sts ...api.Status) *lifecycle {
 	return &lifecycle{Store: s, b: s.Backend()}
 }
 
-// onAction sets f as action's implementation: set applies at once (the
-// transition is applied when the action returns), later happens after it
-// returns, from another goroutine, with an event per change.
-func (l *lifecycle) onAction(action *func(context.Context, []string) error, set, later func(*api.Status)) {
-	*action = func(ctx context.Context, names []string) error {
-		if _, err := l.Status(ctx, names); err != nil {
-			return err
-		}
-		for _, n := range names {
-			l.Update(n, set)
-		}
-		if later != nil {
-			go func() {
-				for _, n := range names {
-					l.Update(n, later)
-				}
-			}()
-		}
-		return nil
-	}
-}
-
 func starting(st *api.Status) {
 	st.State, st.Ready, st.Pid, st.Reason = api.StateStarting, false, 200, "starting"
 }
@@ -525,7 +502,7 @@ func ready(st *api.Status) { st.State, st.Ready, st.Reason = api.StateRunning, t
 
 func TestStartWaitsUntilReady(t *testing.T) {
 	l := newLifecycle(inst("api:0", api.StateStopped), inst("api:1", api.StateStopped))
-	l.onAction(&l.b.StartFunc, starting, ready)
+	l.b.StartFunc = l.Action(starting, ready)
 	inner := l.b.StartFunc
 	var subscribedFirst atomic.Bool
 	l.b.StartFunc = func(ctx context.Context, names []string) error {
@@ -565,11 +542,11 @@ func TestStartFailsEarly(t *testing.T) {
 		}, "api is exited: exited 3"},
 		{"stopped by request", func(st *api.Status) {
 			st.State, st.Pid, st.Desired = api.StateStopping, 200, api.DesiredStopped
-		}, "api is stopping by request"},
+		}, "api is stopping: stopped by request"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := newLifecycle(inst("api", api.StateStopped))
-			l.onAction(&l.b.StartFunc, starting, tc.later)
+			l.b.StartFunc = l.Action(starting, tc.later)
 			c, _ := serve(t, l.b)
 			_, err := c.Do(testCtx(t), control.ActionStart, api.ActionRequest{Names: []string{"api"}, Wait: true, Timeout: "1m"})
 			remoteErr(t, err, http.StatusConflict, tc.want)
@@ -579,7 +556,7 @@ func TestStartFailsEarly(t *testing.T) {
 
 func TestStartTimesOut(t *testing.T) {
 	l := newLifecycle(inst("api", api.StateStopped))
-	l.onAction(&l.b.StartFunc, func(st *api.Status) {
+	l.b.StartFunc = l.Action(func(st *api.Status) {
 		starting(st)
 		st.Reason = "nothing listens on 127.0.0.1:3000 yet"
 	}, nil)
@@ -590,7 +567,7 @@ func TestStartTimesOut(t *testing.T) {
 
 func TestNoWaitReturnsAtOnce(t *testing.T) {
 	l := newLifecycle(inst("api", api.StateStopped))
-	l.onAction(&l.b.StartFunc, starting, nil) // never ready
+	l.b.StartFunc = l.Action(starting, nil) // never ready
 	c, _ := serve(t, l.b)
 	sts, err := c.Do(testCtx(t), control.ActionStart, api.ActionRequest{Names: []string{"api"}})
 	if err != nil {
@@ -603,7 +580,7 @@ func TestNoWaitReturnsAtOnce(t *testing.T) {
 
 func TestStopWaitsUntilDown(t *testing.T) {
 	l := newLifecycle(inst("api", api.StateRunning), inst("db", api.StateRunning))
-	l.onAction(&l.b.StopFunc,
+	l.b.StopFunc = l.Action(
 		func(st *api.Status) { st.State, st.Ready = api.StateStopping, false },
 		func(st *api.Status) { st.State, st.Pid, st.ExitSignal = api.StateStopped, 0, ptr("SIGTERM") })
 	c, _ := serve(t, l.b)
@@ -618,7 +595,7 @@ func TestStopWaitsUntilDown(t *testing.T) {
 	}
 
 	// One that never stops times out, naming it.
-	l.onAction(&l.b.StopFunc, func(st *api.Status) { st.State, st.Ready = api.StateStopping, false }, nil)
+	l.b.StopFunc = l.Action(func(st *api.Status) { st.State, st.Ready = api.StateStopping, false }, nil)
 	l.Update("api", ready)
 	_, err = c.Do(testCtx(t), control.ActionStop, api.ActionRequest{Names: []string{"api"}, Wait: true, Timeout: "30ms"})
 	remoteErr(t, err, http.StatusGatewayTimeout, "not stopped after 30ms: api is stopping")

@@ -165,8 +165,10 @@ func check(g goal, sts []api.Status, before map[string]api.Status) (pending []ap
 		case st.Ready && respawned(st, before):
 		case st.Ready:
 			pending = append(pending, st) // still the instance from before
+		case st.Desired == api.DesiredStopped && st.State == api.StateStopped:
+			return nil, &waitError{http.StatusConflict, st.Name + " is stopped by request"}
 		case st.Desired == api.DesiredStopped:
-			return nil, &waitError{http.StatusConflict, fmt.Sprintf("%s is %s by request", st.Name, st.State)}
+			return nil, &waitError{http.StatusConflict, st.Name + " is " + st.State + ": stopped by request"}
 		case st.State == api.StateFatal || st.State == api.StateExited:
 			return nil, &waitError{http.StatusConflict, describe(st)}
 		default:

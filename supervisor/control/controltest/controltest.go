@@ -168,6 +168,30 @@ func (s *Store) Update(name string, f func(*api.Status)) {
 	}
 }
 
+// Action returns an implementation of a Backend action (StartFunc, ...)
+// that behaves like a supervisor: it fails on an unknown name; applies set
+// to the named instances before it returns (the transition is applied);
+// then, unless later is nil, applies later to them from another goroutine,
+// as the process gets there. Each change emits an event.
+func (s *Store) Action(set, later func(*api.Status)) func(context.Context, []string) error {
+	return func(ctx context.Context, names []string) error {
+		if _, err := s.Status(ctx, names); err != nil {
+			return err
+		}
+		for _, n := range names {
+			s.Update(n, set)
+		}
+		if later != nil {
+			go func() {
+				for _, n := range names {
+					s.Update(n, later)
+				}
+			}()
+		}
+		return nil
+	}
+}
+
 // Subscribe returns a channel of every change from now on, closed when ctx
 // is done.
 func (s *Store) Subscribe(ctx context.Context) <-chan api.Event {

@@ -1,0 +1,50 @@
+package ctl
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+
+	"github.com/sup-sh/sup/supervisor/api"
+	"github.com/sup-sh/sup/supervisor/control"
+)
+
+// ActionCommand is `supctl start|stop|restart|reload|wait`: it asks supd
+// to act on processes and, unless --no-wait, to wait until the action is
+// complete or --timeout has passed; then it prints the status of the
+// targets. The action failing or timing out is an error.
+type ActionCommand struct {
+	env
+	action control.Action
+}
+
+func (c *ActionCommand) Run(ctx context.Context, args []string) error {
+	fs := c.flags()
+	timeout := fs.Duration("timeout", control.DefaultWaitTimeout, "give up waiting after `D` (a duration: 30s, 2m)")
+	noWait := new(bool)
+	if c.action != control.ActionWait {
+		fs.BoolVar(noWait, "no-wait", false, "return once supd has applied the action, without waiting until it is complete")
+	}
+	names, err := c.parse(args)
+	switch {
+	case err != nil:
+		return err
+	case len(names) == 0 && c.action != control.ActionReload && c.action != control.ActionWait:
+		return c.usageError(errors.New("missing NAME"))
+	case *timeout <= 0:
+		return c.usageError(errors.New("--timeout must be positive"))
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, *timeout+callTimeout)
+	defer cancel()
+	req := api.ActionRequest{Names: names, Wait: !*noWait, Timeout: timeout.String()}
+	sts, err := c.client().Do(ctx, c.action, req)
+	if remote := (*control.RemoteError)(nil); errors.As(err, &remote) && remote.Diagnostics != "" {
+		io.WriteString(c.stderr, strings.TrimRight(remote.Diagnostics, "\n")+"\n")
+	}
+	if err != nil {
+		return err
+	}
+	return writeStatus(c.stdout, sts)
+}

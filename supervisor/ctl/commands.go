@@ -1,0 +1,159 @@
+package ctl
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/sup-sh/sup/supervisor/control"
+)
+
+// callTimeout bounds a call that does not wait for anything (status,
+// why, logs without -f); a wait is bounded by its --timeout plus this.
+const callTimeout = 30 * time.Second
+
+// runner is a command.
+type runner interface {
+	Run(ctx context.Context, args []string) error
+}
+
+// commandInfo describes a command for dispatch and help.
+type commandInfo struct {
+	name string
+	args string // synopsis after the name
+	help string // what it does
+	new  func(env) runner
+}
+
+func actionCommand(a control.Action) func(env) runner {
+	return func(e env) runner { return &ActionCommand{env: e, action: a} }
+}
+
+var commands = []*commandInfo{
+	{"status", "[NAME...] [--json]", `Show the process instances: state, readiness, pid, uptime, restarts, what
+they listen on, CPU, memory and last exit. An instance that is not ready
+has the reason on the line below it. --json prints a JSON array, one
+object per instance.`,
+		func(e env) runner { return &StatusCommand{env: e} }},
+	{"start", "NAME... [--no-wait] [--timeout D]", `Start processes and wait until they are ready.`,
+		actionCommand(control.ActionStart)},
+	{"stop", "NAME... [--no-wait] [--timeout D]", `Stop processes and wait until they are down.`,
+		actionCommand(control.ActionStop)},
+	{"restart", "NAME... [--no-wait] [--timeout D]", `Restart processes and wait until the new instances are ready.`,
+		actionCommand(control.ActionRestart)},
+	{"reload", "[NAME...] [--no-wait] [--timeout D]", `Restart the named processes one instance at a time, without downtime, and
+wait until they are ready. With no NAME, re-read the config (as SIGHUP
+to supd does) and apply the difference: start added processes, stop
+removed ones, roll changed ones. A bad config changes nothing: its errors
+are printed and supctl exits 1.`,
+		actionCommand(control.ActionReload)},
+	{"wait", "[--timeout D] [NAME...]", `Wait until processes are ready: with no NAME, every process except those
+stopped by request.`,
+		actionCommand(control.ActionWait)},
+	{"logs", "[-f] [-n N] NAME", `Print the recent output of a process (all its instances, in time order) or
+an instance, as "NAME | line" (stderr: "NAME ! line"). -f follows it until
+interrupted.`,
+		func(e env) runner { return &LogsCommand{env: e} }},
+	{"why", "NAME [--json]", `Answer the 502 checklist for a process or instance: is it running, what
+does it listen on, is that what the config says, who holds the configured
+address if not it, its last exit and last output lines, its last probe.
+Exits 1 when it is not ready.`,
+		func(e env) runner { return &WhyCommand{env: e} }},
+	{"events", "[--json]", `Stream state changes until interrupted. --json prints one JSON object per
+line.`,
+		func(e env) runner { return &EventsCommand{env: e} }},
+}
+
+func lookup(name string) *commandInfo {
+	for _, c := range commands {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// env is what every command is given: where to write, how to reach supd
+// and how to explain itself. Commands embed it.
+type env struct {
+	stdout, stderr io.Writer
+	socket         string // the default; the command's --socket overrides it
+	info           *commandInfo
+	fs             *flag.FlagSet // set by flags
+}
+
+// flags returns the command's flag set, --socket already defined.
+func (e *env) flags() *flag.FlagSet {
+	e.fs = flag.NewFlagSet("supctl "+e.info.name, flag.ContinueOnError)
+	e.fs.SetOutput(io.Discard) // errors are returned, help is printed by parse
+	e.fs.StringVar(&e.socket, "socket", e.socket, "control socket `PATH` of supd")
+	return e.fs
+}
+
+// parse parses args with the flag set of flags. Flags may come before,
+// among or after the positional arguments, which it returns; "--" ends
+// the flags. -h prints the usage and returns flag.ErrHelp.
+func (e *env) parse(args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := e.fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				io.WriteString(e.stdout, e.usage())
+				return nil, err
+			}
+			return nil, e.usageError(err)
+		}
+		rest := e.fs.Args()
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(positional, rest...), nil
+		}
+		positional, args = append(positional, rest[0]), rest[1:]
+	}
+}
+
+// parseOne parses args that must hold exactly one NAME.
+func (e *env) parseOne(args []string) (string, error) {
+	names, err := e.parse(args)
+	switch {
+	case err != nil:
+		return "", err
+	case len(names) == 0:
+		return "", e.usageError(errors.New("missing NAME"))
+	case len(names) > 1:
+		return "", e.usageError(fmt.Errorf("one NAME only, got %d", len(names)))
+	}
+	return names[0], nil
+}
+
+func (e *env) usageError(err error) error {
+	return &UsageError{Err: err, Usage: e.usage()}
+}
+
+func (e *env) usage() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "usage: supctl %s %s\n\n%s\n\nFlags:\n", e.info.name, e.info.args, e.info.help)
+	e.fs.SetOutput(&b)
+	e.fs.PrintDefaults()
+	e.fs.SetOutput(io.Discard)
+	return b.String()
+}
+
+func (e *env) client() *control.Client {
+	return control.NewClient(e.socket)
+}
+
+// interrupted maps the end of a stream the user asked for (ctx done:
+// Ctrl-C) to success.
+func interrupted(ctx context.Context, err error) error {
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,476 @@
+package ctl_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sup-sh/sup/supervisor/api"
+	"github.com/sup-sh/sup/supervisor/config"
+	"github.com/sup-sh/sup/supervisor/control"
+	"github.com/sup-sh/sup/supervisor/control/controltest"
+	"github.com/sup-sh/sup/supervisor/ctl"
+)
+
+func testCtx(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// fleet is a realistic set of instances.
+func fleet() []api.Status {
+	return []api.Status{
+		{Name: "api:0", Process: "api", Instance: 0, State: api.StateRunning, Ready: true, Pid: 4242,
+			Restarts: 1, UptimeMs: 192_000, ExitCode: ptr(1), Listening: []string{"tcp:127.0.0.1:3000", "unix:/run/api.sock"},
+			CPUPercent: 0.4, MemoryBytes: 12_897_485, Desired: api.DesiredRunning},
+		{Name: "api:1", Process: "api", Instance: 1, State: api.StateStarting, Pid: 4243, UptimeMs: 7_530_000,
+			Reason: "nothing listens on 127.0.0.1:3001 yet", MemoryBytes: 900, Desired: api.DesiredRunning},
+		{Name: "worker", Process: "worker", State: api.StateStopped, ExitSignal: ptr("SIGKILL"),
+			Reason: "stopped by request", Desired: api.DesiredStopped},
+	}
+}
+
+// supd serves b on a temporary socket and returns its path.
+func supd(t *testing.T, b control.Backend) string {
+	t.Helper()
+	return controltest.Serve(t, &control.Server{Backend: b})
+}
+
+type result struct {
+	stdout, stderr string
+	err            error
+	code           int
+}
+
+// supctl runs supctl with args and an empty environment.
+func supctl(ctx context.Context, args ...string) result {
+	return supctlEnv(ctx, nil, args...)
+}
+
+func supctlEnv(ctx context.Context, env map[string]string, args ...string) result {
+	var stdout, stderr bytes.Buffer
+	m := &ctl.Main{Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return env[k] }}
+	err := m.Run(ctx, args)
+	return result{stdout.String(), stderr.String(), err, ctl.ExitCode(err)}
+}
+
+func (r result) want(t *testing.T, code int, errContains string) {
+	t.Helper()
+	if r.code != code {
+		t.Fatalf("exit %d (err %v), want %d\nstdout:\n%s", r.code, r.err, code, r.stdout)
+	}
+	if errContains != "" && (r.err == nil || !strings.Contains(r.err.Error(), errContains)) {
+		t.Fatalf("err = %v, want it to contain %q", r.err, errContains)
+	}
+}
+
+func TestStatusTable(t *testing.T) {
+	path := supd(t, controltest.NewStore(fleet()...).Backend())
+	r := supctl(testCtx(t), "--socket", path, "status")
+	r.want(t, 0, "")
+	want := `NAME    STATE     READY  PID   UPTIME  RESTARTS  LISTEN                             CPU   MEM      LAST EXIT
+api:0   running   yes    4242  3m12s   1         127.0.0.1:3000,unix:/run/api.sock  0.4%  12.3MiB  1
+api:1   starting  no     4243  2h5m    0         -                                  0.0%  900B     -
+  ↳ nothing listens on 127.0.0.1:3001 yet
+worker  stopped   no     -     -       0         -                                  -     -        SIGKILL
+  ↳ stopped by request
+`
+	if r.stdout != want {
+		t.Errorf("table:\n%s\nwant:\n%s", r.stdout, want)
+	}
+}
+
+func TestStatusJSON(t *testing.T) {
+	path := supd(t, controltest.NewStore(fleet()...).Backend())
+	// --socket after the command, and names.
+	r := supctl(testCtx(t), "status", "api:1", "worker", "--json", "--socket", path)
+	r.want(t, 0, "")
+	var got []map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatalf("not a JSON array: %v\n%s", err, r.stdout)
+	}
+	if len(got) != 2 {
+		t.Fatalf("%d objects, want 2", len(got))
+	}
+	api1, worker := got[0], got[1]
+	for _, field := range []string{"name", "process", "instance", "state", "ready", "pid", "restarts",
+		"uptime_ms", "exit_code", "exit_signal", "listening", "reason"} {
+		if _, ok := api1[field]; !ok {
+			t.Errorf("no field %q in %v", field, api1)
+		}
+	}
+	checks := []struct {
+		obj   map[string]any
+		field string
+		want  any
+	}{
+		{api1, "name", "api:1"}, {api1, "process", "api"}, {api1, "instance", 1.0}, {api1, "state", "starting"},
+		{api1, "ready", false}, {api1, "pid", 4243.0}, {api1, "uptime_ms", 7_530_000.0},
+		{api1, "exit_code", nil}, {api1, "exit_signal", nil}, {api1, "listening", []any{}},
+		{api1, "reason", "nothing listens on 127.0.0.1:3001 yet"},
+		{worker, "exit_signal", "SIGKILL"}, {worker, "pid", 0.0},
+	}
+	for _, c := range checks {
+		if got := c.obj[c.field]; fmt.Sprint(got) != fmt.Sprint(c.want) || (got == nil) != (c.want == nil) {
+			t.Errorf("%v.%s = %#v, want %#v", c.obj["name"], c.field, got, c.want)
+		}
+	}
+}
+
+func TestStatusEmptyJSONIsArray(t *testing.T) {
+	path := supd(t, controltest.NewStore().Backend())
+	r := supctl(testCtx(t), "--socket", path, "status", "--json")
+	r.want(t, 0, "")
+	if strings.TrimSpace(r.stdout) != "[]" {
+		t.Errorf("stdout = %q, want []", r.stdout)
+	}
+}
+
+func TestUnknownName(t *testing.T) {
+	path := supd(t, controltest.NewStore(fleet()...).Backend())
+	r := supctl(testCtx(t), "--socket", path, "status", "apu")
+	r.want(t, 1, `no process named "apu" (known: api, worker)`)
+}
+
+func TestSocketFromEnvironment(t *testing.T) {
+	path := supd(t, controltest.NewStore(fleet()...).Backend())
+	r := supctlEnv(testCtx(t), map[string]string{"SUPD_SOCKET": path}, "status")
+	r.want(t, 0, "")
+	// --socket wins over $SUPD_SOCKET.
+	missing := filepath.Join(t.TempDir(), "none.sock")
+	r = supctlEnv(testCtx(t), map[string]string{"SUPD_SOCKET": path}, "status", "--socket", missing)
+	r.want(t, 3, missing)
+}
+
+func TestUnreachable(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "supd.sock")
+	for _, args := range [][]string{
+		{"--socket", missing, "status"},
+		{"start", "api", "--socket", missing},
+		{"--socket", missing, "events"},
+		{"--socket", missing, "logs", "-f", "api"},
+	} {
+		r := supctl(testCtx(t), args...)
+		r.want(t, 3, "cannot reach supd at "+missing+": connect: no such file or directory (is supd running? set --socket or $SUPD_SOCKET)")
+	}
+	r := supctlEnv(testCtx(t), map[string]string{"SUPD_SOCKET": missing}, "status")
+	r.want(t, 3, missing)
+}
+
+func TestActions(t *testing.T) {
+	store := controltest.NewStore(fleet()...)
+	b := store.Backend()
+	b.StartFunc = store.Action(
+		func(st *api.Status) {
+			st.State, st.Pid, st.Reason, st.Desired = api.StateStarting, 5000, "starting", api.DesiredRunning
+		},
+		func(st *api.Status) { st.State, st.Ready, st.Reason = api.StateRunning, true, "" })
+	b.StopFunc = store.Action(func(st *api.Status) { st.State, st.Ready = api.StateStopping, false }, nil) // never down
+	b.RestartFunc = store.Action(
+		func(st *api.Status) { st.State, st.Ready = api.StateStarting, false },
+		func(st *api.Status) {
+			st.State, st.Pid, st.ExitCode, st.Reason = api.StateFatal, 0, ptr(1), "exited 1 before binding"
+		})
+	path := supd(t, b)
+	ctx := testCtx(t)
+
+	r := supctl(ctx, "--socket", path, "start", "worker")
+	r.want(t, 0, "")
+	if !strings.Contains(r.stdout, "worker  running  yes") {
+		t.Errorf("start printed:\n%s", r.stdout)
+	}
+
+	r = supctl(ctx, "--socket", path, "stop", "worker", "--timeout", "50ms")
+	r.want(t, 1, "not stopped after 50ms: worker is stopping")
+
+	r = supctl(ctx, "--socket", path, "stop", "--no-wait", "api:0")
+	r.want(t, 0, "")
+	if !strings.Contains(r.stdout, "api:0  stopping") {
+		t.Errorf("stop --no-wait printed:\n%s", r.stdout)
+	}
+
+	r = supctl(ctx, "--socket", path, "restart", "api:1")
+	r.want(t, 1, "api:1 is fatal: exited 1 before binding")
+
+	r = supctl(ctx, "--socket", path, "start", "nope")
+	r.want(t, 1, `no process named "nope" (known: api, worker)`)
+}
+
+func TestWait(t *testing.T) {
+	store := controltest.NewStore(fleet()...)
+	path := supd(t, store.Backend())
+	ctx := testCtx(t)
+
+	// api:1 is starting: the wait ends when it is ready; worker, stopped by
+	// request, is not waited for.
+	done := make(chan result, 1)
+	go func() { done <- supctl(ctx, "--socket", path, "wait") }()
+	if err := store.WaitSubscribers(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	store.Update("api:1", func(st *api.Status) { st.State, st.Ready, st.Reason = api.StateRunning, true, "" })
+	select {
+	case r := <-done:
+		r.want(t, 0, "")
+	case <-ctx.Done():
+		t.Fatal("wait did not end")
+	}
+
+	store.Update("api:1", func(st *api.Status) { st.State, st.Ready, st.Reason = api.StateBackoff, false, "exited 1" })
+	r := supctl(ctx, "--socket", path, "wait", "--timeout", "30ms", "api")
+	r.want(t, 1, "not ready after 30ms: api:1 is backoff: exited 1")
+}
+
+func TestReload(t *testing.T) {
+	store := controltest.NewStore(fleet()...)
+	b := store.Backend()
+	diag := "sup.hcl:3:5: error: Unsupported argument\n\n  on sup.hcl line 3:\n   3:   comand = [\"x\"]\n"
+	var reloaded [][]string
+	b.ReloadFunc = func(_ context.Context, names []string) error {
+		reloaded = append(reloaded, names)
+		if len(names) == 0 {
+			return &control.ReloadError{Diagnostics: diag}
+		}
+		return nil
+	}
+	path := supd(t, b)
+	ctx := testCtx(t)
+
+	r := supctl(ctx, "--socket", path, "reload")
+	r.want(t, 1, "bad config, nothing reloaded")
+	if r.stderr != diag {
+		t.Errorf("stderr = %q, want the diagnostics %q", r.stderr, diag)
+	}
+	// Named: roll them. The fleet's api:0 is ready but not respawned, so
+	// a wait would not end: --no-wait.
+	r = supctl(ctx, "--socket", path, "reload", "--no-wait", "api")
+	r.want(t, 0, "")
+	if want := [][]string{nil, {"api"}}; len(reloaded) != 2 || !slices.Equal(reloaded[1], want[1]) {
+		t.Errorf("reloads = %q, want %q", reloaded, want)
+	}
+}
+
+func TestWhy(t *testing.T) {
+	why := api.Why{
+		Status:   fleet()[1],
+		Expect:   []string{"tcp:127.0.0.1:3001"},
+		LastExit: "exited 1 at 12:01:02 after 2.1s",
+		LastLines: []api.LogLine{
+			{Name: "api:1", Stream: "stderr", Line: "Error: listen EADDRINUSE 127.0.0.1:3001"},
+			{Name: "api:1", Stream: "stderr", Line: "    at Server.listen"},
+		},
+		Probe: "tcp 127.0.0.1:3001: connection refused",
+		Checks: []api.Check{
+			{Question: "running", OK: true, Answer: "pid 4243, up 2h5m, 0 restarts"},
+			{Question: "listening", OK: false, Answer: "nothing — config says 127.0.0.1:3001"},
+			{Question: "port holder", OK: false, Answer: "127.0.0.1:3001 is held by pid 999 (node), not part of api"},
+		},
+	}
+	b := controltest.NewStore(fleet()...).Backend()
+	b.WhyFunc = func(_ context.Context, name string) (api.Why, error) {
+		if name == "api:0" {
+			return api.Why{Status: fleet()[0], Checks: []api.Check{{Question: "running", OK: true, Answer: "pid 4242"}}}, nil
+		}
+		return why, nil
+	}
+	path := supd(t, b)
+	ctx := testCtx(t)
+
+	r := supctl(ctx, "--socket", path, "why", "api:1")
+	r.want(t, 1, "api:1 is not ready")
+	want := `api:1  starting, not ready: nothing listens on 127.0.0.1:3001 yet
+  ✓ running        pid 4243, up 2h5m, 0 restarts
+  ✗ listening      nothing — config says 127.0.0.1:3001
+  ✗ port holder    127.0.0.1:3001 is held by pid 999 (node), not part of api
+  last exit        exited 1 at 12:01:02 after 2.1s
+    | Error: listen EADDRINUSE 127.0.0.1:3001
+    |     at Server.listen
+  last probe       tcp 127.0.0.1:3001: connection refused
+`
+	if r.stdout != want {
+		t.Errorf("why:\n%s\nwant:\n%s", r.stdout, want)
+	}
+
+	r = supctl(ctx, "--socket", path, "why", "api:0")
+	r.want(t, 0, "")
+	if want := "api:0  running, ready\n  ✓ running        pid 4242\n"; r.stdout != want {
+		t.Errorf("why:\n%q\nwant:\n%q", r.stdout, want)
+	}
+
+	r = supctl(ctx, "--socket", path, "why", "api:0", "--json")
+	r.want(t, 0, "")
+	var got api.Why
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || got.Status.Name != "api:0" {
+		t.Errorf("why --json: %v\n%s", err, r.stdout)
+	}
+}
+
+func TestLogs(t *testing.T) {
+	lines := []api.LogLine{
+		{Name: "api:0", Stream: "stdout", Line: "listening on 3000"},
+		{Name: "api:10", Stream: "stderr", Line: "warning: slow"},
+		{Name: "api:0", Stream: "stdout", Line: "GET /"},
+	}
+	type call struct {
+		n      int
+		follow bool
+	}
+	calls := make(chan call, 2)
+	b := controltest.NewStore(fleet()...).Backend()
+	b.LogsFunc = func(ctx context.Context, name string, n int, follow bool) (<-chan api.LogLine, error) {
+		calls <- call{n, follow}
+		ch := make(chan api.LogLine, len(lines))
+		for _, l := range lines[len(lines)-min(n, len(lines)):] {
+			ch <- l
+		}
+		if follow {
+			context.AfterFunc(ctx, func() { close(ch) }) // nothing new: until interrupted
+		} else {
+			close(ch)
+		}
+		return ch, nil
+	}
+	path := supd(t, b)
+	ctx := testCtx(t)
+
+	r := supctl(ctx, "--socket", path, "logs", "api")
+	r.want(t, 0, "")
+	want := "api:0 | listening on 3000\napi:10 ! warning: slow\napi:0  | GET /\n"
+	if r.stdout != want {
+		t.Errorf("logs:\n%q\nwant:\n%q", r.stdout, want)
+	}
+	if c := <-calls; c != (call{50, false}) {
+		t.Errorf("called with %+v, want the default 50 lines", c)
+	}
+
+	// -f ends, with success, when interrupted.
+	fctx, interrupt := context.WithCancel(ctx)
+	done := make(chan result, 1)
+	go func() { done <- supctl(fctx, "--socket", path, "logs", "-f", "-n", "1", "api") }()
+	if c := <-calls; c != (call{1, true}) {
+		t.Errorf("called with %+v, want -n 1 -f", c)
+	}
+	interrupt()
+	select {
+	case r := <-done:
+		r.want(t, 0, "")
+	case <-ctx.Done():
+		t.Fatal("logs -f did not end when interrupted")
+	}
+}
+
+func TestEvents(t *testing.T) {
+	at := time.Date(2024, 5, 6, 15, 4, 5, 123_000_000, time.Local)
+	events := []api.Event{
+		{Time: at, Name: "api:1", Process: "api", Instance: 1, From: api.StateStarting, State: api.StateRunning, Ready: true, Pid: 7},
+		{Time: at, Name: "api:1", Process: "api", Instance: 1, From: api.StateRunning, State: api.StateBackoff,
+			ExitCode: ptr(1), Reason: "exited 1"},
+		{Time: at, Name: "db", Process: "db", From: api.StateRunning, State: api.StateFatal, ExitSignal: ptr("SIGKILL")},
+	}
+	b := controltest.NewStore(fleet()...).Backend()
+	// Every subscriber gets the events, then the stream ends as when supd stops.
+	b.SubscribeFunc = func(context.Context) <-chan api.Event {
+		ch := make(chan api.Event, len(events))
+		for _, e := range events {
+			ch <- e
+		}
+		close(ch)
+		return ch
+	}
+	path := supd(t, b)
+	ctx := testCtx(t)
+
+	r := supctl(ctx, "--socket", path, "events")
+	r.want(t, 0, "")
+	want := "15:04:05.123 api:1 starting -> running ready\n" +
+		"15:04:05.123 api:1 running -> backoff: exited 1\n" +
+		"15:04:05.123 db running -> fatal: killed by SIGKILL\n"
+	if r.stdout != want {
+		t.Errorf("events:\n%s\nwant:\n%s", r.stdout, want)
+	}
+
+	r = supctl(ctx, "--socket", path, "events", "--json")
+	r.want(t, 0, "")
+	out := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(out) != 3 {
+		t.Fatalf("%d lines, want 3:\n%s", len(out), r.stdout)
+	}
+	var first map[string]any
+	if err := json.Unmarshal([]byte(out[0]), &first); err != nil {
+		t.Fatal(err)
+	}
+	for _, field := range []string{"time", "name", "process", "instance", "from", "state", "ready", "pid",
+		"restarts", "exit_code", "exit_signal", "reason"} {
+		if _, ok := first[field]; !ok {
+			t.Errorf("event lacks %q: %s", field, out[0])
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	ctx := testCtx(t)
+	for _, tc := range []struct {
+		args  []string
+		err   string
+		usage string
+	}{
+		{nil, "missing command", "usage: supctl [--socket PATH] COMMAND"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`, "usage: supctl [--socket PATH] COMMAND"},
+		{[]string{"--bogus", "status"}, "flag provided but not defined: -bogus", "usage: supctl [--socket PATH] COMMAND"},
+		{[]string{"status", "--bogus"}, "flag provided but not defined: -bogus", "usage: supctl status [NAME...] [--json]"},
+		{[]string{"start"}, "missing NAME", "usage: supctl start NAME..."},
+		{[]string{"stop", "--no-wait"}, "missing NAME", "usage: supctl stop NAME..."},
+		{[]string{"restart", "api", "--timeout", "soon"}, `invalid value "soon" for flag -timeout`, "usage: supctl restart"},
+		{[]string{"start", "api", "--timeout", "0s"}, "--timeout must be positive", "usage: supctl start"},
+		{[]string{"wait", "--no-wait"}, "flag provided but not defined: -no-wait", "usage: supctl wait"},
+		{[]string{"logs"}, "missing NAME", "usage: supctl logs [-f] [-n N] NAME"},
+		{[]string{"logs", "a", "b"}, "one NAME only, got 2", "usage: supctl logs"},
+		{[]string{"logs", "-n", "-1", "api"}, "-n must not be negative", "usage: supctl logs"},
+		{[]string{"why"}, "missing NAME", "usage: supctl why NAME"},
+		{[]string{"events", "api"}, `unexpected argument "api"`, "usage: supctl events"},
+		{[]string{"help", "frobnicate"}, `unknown command "frobnicate"`, "usage: supctl [--socket PATH] COMMAND"},
+	} {
+		r := supctl(ctx, tc.args...)
+		r.want(t, 2, tc.err)
+		var ue *ctl.UsageError
+		if !errors.As(r.err, &ue) || !strings.Contains(ue.Usage, tc.usage) {
+			t.Errorf("%q: usage = %v, want it to contain %q", tc.args, ue, tc.usage)
+		}
+	}
+}
+
+func TestHelp(t *testing.T) {
+	ctx := testCtx(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"help"}, "Exit codes: 0 success, 1 the action failed, 2 usage error, 3 cannot reach supd."},
+		{[]string{"-h"}, "usage: supctl [--socket PATH] COMMAND"},
+		{[]string{"--help"}, "  why      NAME [--json]"},
+		{[]string{"help", "why"}, "usage: supctl why NAME [--json]\n\nAnswer the 502 checklist"},
+		{[]string{"logs", "-h"}, "-n N"},
+		{[]string{"start", "api", "--help"}, "-no-wait"},
+	} {
+		r := supctl(ctx, tc.args...)
+		r.want(t, 0, "")
+		if !strings.Contains(r.stdout, tc.want) {
+			t.Errorf("%q printed:\n%s\nwant it to contain %q", tc.args, r.stdout, tc.want)
+		}
+	}
+	r := supctl(ctx, "help")
+	if want := "$SUPD_SOCKET, else " + config.DefaultSocketPath() + "."; !strings.Contains(r.stdout, want) {
+		t.Errorf("help does not show the default socket %q:\n%s", want, r.stdout)
+	}
+}

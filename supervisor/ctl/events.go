@@ -1,0 +1,54 @@
+package ctl
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/sup-sh/sup/supervisor/api"
+)
+
+// EventsCommand is `supctl events [--json]`: state changes, until
+// interrupted or supd stops.
+type EventsCommand struct{ env }
+
+func (c *EventsCommand) Run(ctx context.Context, args []string) error {
+	asJSON := c.flags().Bool("json", false, "print one JSON object per line")
+	names, err := c.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(names) > 0 {
+		return c.usageError(fmt.Errorf("unexpected argument %q", names[0]))
+	}
+	emit := func(e api.Event) error { return writeEvent(c.stdout, e) }
+	if *asJSON {
+		enc := json.NewEncoder(c.stdout)
+		emit = func(e api.Event) error { return enc.Encode(e) }
+	}
+	return interrupted(ctx, c.client().Events(ctx, emit))
+}
+
+// writeEvent writes "15:04:05.000 api:1 starting -> running ready", with
+// the reason or last exit after a colon when there is one.
+func writeEvent(w io.Writer, e api.Event) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s %s -> %s", e.Time.Local().Format("15:04:05.000"), e.Name, e.From, e.State)
+	if e.Ready {
+		b.WriteString(" ready")
+	}
+	exited := e.State == api.StateBackoff || e.State == api.StateExited || e.State == api.StateFatal
+	switch {
+	case e.Reason != "":
+		b.WriteString(": " + e.Reason)
+	case exited && e.ExitSignal != nil:
+		b.WriteString(": killed by " + *e.ExitSignal)
+	case exited && e.ExitCode != nil:
+		fmt.Fprintf(&b, ": exited %d", *e.ExitCode)
+	}
+	b.WriteByte('\n')
+	_, err := io.WriteString(w, b.String())
+	return err
+}

@@ -1,0 +1,65 @@
+package ctl
+
+import (
+	"testing"
+	"time"
+
+	"github.com/sup-sh/sup/supervisor/api"
+)
+
+func TestHumanDuration(t *testing.T) {
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "0s"},
+		{999 * time.Millisecond, "0s"},
+		{42 * time.Second, "42s"},
+		{3*time.Minute + 12*time.Second, "3m12s"},
+		{time.Hour, "1h0m"},
+		{2*time.Hour + 5*time.Minute + 59*time.Second, "2h5m"},
+		{4*24*time.Hour + 2*time.Hour + 30*time.Minute, "4d2h"},
+	} {
+		if got := humanDuration(tc.d); got != tc.want {
+			t.Errorf("humanDuration(%v) = %q, want %q", tc.d, got, tc.want)
+		}
+	}
+}
+
+func TestHumanBytes(t *testing.T) {
+	for _, tc := range []struct {
+		n    int64
+		want string
+	}{
+		{0, "0B"},
+		{1023, "1023B"},
+		{1024, "1.0KiB"},
+		{12_897_485, "12.3MiB"},
+		{3 << 30, "3.0GiB"},
+		{5 << 40, "5.0TiB"},
+		{2048 << 40, "2048.0TiB"},
+	} {
+		if got := humanBytes(tc.n); got != tc.want {
+			t.Errorf("humanBytes(%d) = %q, want %q", tc.n, got, tc.want)
+		}
+	}
+}
+
+func TestColumns(t *testing.T) {
+	code, sig := 137, "SIGKILL"
+	for _, tc := range []struct {
+		st             api.Status
+		listen, exited string
+	}{
+		{api.Status{}, "-", "-"},
+		{api.Status{Listening: []string{"tcp:[::1]:80", "unix:/run/a.sock"}, ExitCode: &code}, "[::1]:80,unix:/run/a.sock", "137"},
+		{api.Status{ExitCode: &code, ExitSignal: &sig}, "-", "SIGKILL"},
+	} {
+		if got := listening(tc.st.Listening); got != tc.listen {
+			t.Errorf("listening = %q, want %q", got, tc.listen)
+		}
+		if got := lastExit(tc.st); got != tc.exited {
+			t.Errorf("lastExit = %q, want %q", got, tc.exited)
+		}
+	}
+}

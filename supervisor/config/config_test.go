@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -60,9 +61,9 @@ func allSpecs(cfg *Config) []*Spec {
 	return specs
 }
 
-// comparable returns a copy of s in which the regexp is its source, so that
+// specValue returns a copy of s in which the regexp is its source, so that
 // specs compare with reflect.DeepEqual.
-func comparable(s *Spec) (Spec, string) {
+func specValue(s *Spec) (Spec, string) {
 	c := *s
 	var re string
 	if c.Ready.Log != nil {
@@ -220,8 +221,8 @@ process "b" {
 				if want[i].Command == nil {
 					want[i].Command = []string{"x"}
 				}
-				g, gre := comparable(got[i])
-				w, wre := comparable(want[i])
+				g, gre := specValue(got[i])
+				w, wre := specValue(want[i])
 				if !reflect.DeepEqual(g, w) || gre != wre {
 					t.Errorf("spec %d:\n got %+v %q\nwant %+v %q", i, g, gre, w, wre)
 				}
@@ -643,44 +644,74 @@ func TestHookArgv(t *testing.T) {
 }
 
 func TestParsers(t *testing.T) {
-	sizes := map[string]int64{"0": 0, "1024": 1024, "1B": 1, "2KiB": 2048, "3 MiB": 3 << 20, "1GiB": 1 << 30, "5KB": 5000, "6MB": 6e6, "7GB": 7e9, "8mib": 8 << 20}
-	for in, want := range sizes {
-		if got, err := parseSize(in); err != nil || got != want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+	checkParser(t, "parseSize", parseSize,
+		map[string]int64{"0": 0, "1024": 1024, "1B": 1, "2KiB": 2048, "3 MiB": 3 << 20, "1GiB": 1 << 30,
+			"5KB": 5000, "6MB": 6e6, "7GB": 7e9, "8mib": 8 << 20},
+		"", "MiB", "-1MiB", "1.5GiB", "1TiB", "99999999999GiB", "99999999999999999999")
+	checkParser(t, "parseSignal", parseSignal,
+		map[string]syscall.Signal{"SIGTERM": syscall.SIGTERM, "TERM": syscall.SIGTERM, "sigterm": syscall.SIGTERM,
+			"kill": syscall.SIGKILL, " SIGUSR1 ": syscall.SIGUSR1},
+		"", "SIG", "SIGFOO", "15")
+	checkParser(t, "parseCheckAddr", parseCheckAddr,
+		map[string]string{"127.0.0.1:1": "127.0.0.1:1", "localhost:80": "127.0.0.1:80", "[::1]:80": "[::1]:80",
+			"*:80": "*:80", ":80": "*:80", "[::]:80": "[::]:80", "[fe80::1%eth0]:80": "[fe80::1%eth0]:80"},
+		"", "80", "host:80", "1.2.3.4:0", "1.2.3.4:http", "[::1]:65536", "::1:80")
+	checkParser(t, "parseListenAddr", parseListenAddr,
+		map[string]string{"*:80": ":80", ":80": ":80", "localhost:80": "127.0.0.1:80", "[::1]:80": "[::1]:80"},
+		"80", "[::1]")
+	checkParser(t, "nonNegative", nonNegative,
+		map[string]time.Duration{"0s": 0, "0": 0, "1m30s": 90 * time.Second, "100ms": 100 * time.Millisecond},
+		"", "10", "10 seconds", "-1s")
+	checkParser(t, "positive", positive, map[string]time.Duration{"1ns": 1}, "0s", "-1s")
+}
+
+// checkParser checks that parse turns each key of good into its value and
+// fails on every one of bad.
+func checkParser[T comparable](t *testing.T, name string, parse func(string) (T, error), good map[string]T, bad ...string) {
+	t.Helper()
+	for in, want := range good {
+		if got, err := parse(in); err != nil || got != want {
+			t.Errorf("%s(%q) = %v, %v; want %v", name, in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "MiB", "-1MiB", "1.5GiB", "1TiB", "99999999999GiB", "99999999999999999999"} {
-		if _, err := parseSize(in); err == nil {
-			t.Errorf("parseSize(%q) succeeded", in)
-		}
-	}
-	signals := map[string]syscall.Signal{"SIGTERM": syscall.SIGTERM, "TERM": syscall.SIGTERM, "sigterm": syscall.SIGTERM, "kill": syscall.SIGKILL, "SIGUSR1": syscall.SIGUSR1}
-	for in, want := range signals {
-		if got, err := parseSignal(in); err != nil || got != want {
-			t.Errorf("parseSignal(%q) = %v, %v; want %v", in, got, err, want)
-		}
-	}
-	addrs := map[string]string{"127.0.0.1:1": "127.0.0.1:1", "localhost:80": "127.0.0.1:80", "[::1]:80": "[::1]:80", "*:80": "*:80", ":80": "*:80", "[::]:80": "[::]:80", "[fe80::1%eth0]:80": "[fe80::1%eth0]:80"}
-	for in, want := range addrs {
-		if got, err := parseCheckAddr(in); err != nil || got != want {
-			t.Errorf("parseCheckAddr(%q) = %q, %v; want %q", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", "80", "host:80", "1.2.3.4:0", "1.2.3.4:http", "[::1]:65536"} {
-		if _, err := parseCheckAddr(in); err == nil {
-			t.Errorf("parseCheckAddr(%q) succeeded", in)
+	for _, in := range bad {
+		if got, err := parse(in); err == nil {
+			t.Errorf("%s(%q) = %v, want an error", name, in, got)
 		}
 	}
 }
 
-// TestExamples loads every example shipped with sup.
-func TestExamples(t *testing.T) {
-	files, err := filepath.Glob("../../examples/*.hcl")
+func TestContractExample(t *testing.T) {
+	t.Setenv("DB_URL", "postgres://db")
+	cfg, err := Load("testdata")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub, _ := filepath.Glob("../../examples/*/*.hcl")
-	files = append(files, sub...)
+	api := cfg.Process("api")
+	if len(api.Instances) != 2 || api.Instances[1].Name != "api:1" || api.Instances[1].Ready.TCP != "127.0.0.1:3001" {
+		t.Errorf("api instances = %+v", api.Instances)
+	}
+	if got := api.Instances[0].Env; !reflect.DeepEqual(got, []string{"DB_URL=postgres://db", "NODE_ENV=production"}) {
+		t.Errorf("env = %q", got)
+	}
+	if got := len(cfg.Inactive()); got != 4 {
+		t.Errorf("Inactive() has %d lines, want 4 (socket, sockets, log, hook)", got)
+	}
+	if cfg.Warnings != nil {
+		t.Errorf("warnings: %v", cfg.Warnings)
+	}
+}
+
+// TestExamples loads every example shipped with sup: each examples/*.hcl
+// file alone, each examples/* directory with *.hcl files as a whole.
+func TestExamples(t *testing.T) {
+	files, _ := filepath.Glob("../../examples/*.hcl")
+	inDirs, _ := filepath.Glob("../../examples/*/*.hcl")
+	for _, f := range inDirs {
+		if d := filepath.Dir(f); !slices.Contains(files, d) {
+			files = append(files, d)
+		}
+	}
 	if len(files) == 0 {
 		t.Skip("no examples yet")
 	}

@@ -24,13 +24,11 @@ func (e *Error) Error() string {
 	return strings.TrimSuffix(e.text(), "\n")
 }
 
-// Write prints every diagnostic as a first line
+// Write prints every diagnostic as a first line with its position,
+// severity ("error" or "warning"), summary and detail, followed by the
+// source lines with the range marked:
 //
-//	FILE:LINE:COL: error: Summary: detail
-//
-// ("warning" for a warning) followed by the source lines with the range
-// marked:
-//
+//	sup.hcl:4:3: error: Unsupported argument: An argument named "comand" is not expected here.
 //	    4 |   comand = ["x"]
 //	      |   ^^^^^^
 func (e *Error) Write(w io.Writer) error {

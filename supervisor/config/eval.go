@@ -86,9 +86,9 @@ func (e evaluator) decode(b body, name string, dst any) *hcl.Attribute {
 	return a
 }
 
-// decodeExpr evaluates expr into dst, a pointer gocty can decode into.
-// It is gohcl.DecodeExpression, which is not used because gohcl pulls in
-// hclwrite and its dependencies.
+// decodeExpr evaluates expr into dst, a pointer gocty can decode into. It
+// is gohcl.DecodeExpression with a summary that names the attribute, and
+// with the whole value as the subject.
 func decodeExpr(expr hcl.Expression, ctx *hcl.EvalContext, dst any, summary string) hcl.Diagnostics {
 	v, diags := expr.Value(ctx)
 	if diags.HasErrors() {

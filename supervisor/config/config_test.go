@@ -128,6 +128,7 @@ func TestLoadSpecs(t *testing.T) {
   command  = ["x"]
   dir      = "srv/a"
   user     = "app"
+  env      = null
   type     = "oneshot"
   critical = true
   restart {
@@ -342,6 +343,7 @@ var badCases = []struct {
 	{name: "missing command", files: one(`process "a" {}`), pos: "sup.hcl:1:13", msg: `The argument "command" is required`},
 	{name: "wrong type", files: one(`process "a" { command = "x" }`), pos: "sup.hcl:1:25", msg: "Invalid command: unsuitable value: list of string required"},
 	{name: "empty command", files: one(`process "a" { command = [] }`), pos: "sup.hcl:1:25", msg: "Invalid command: command is empty"},
+	{name: "null command", files: one(`process "a" { command = null }`), pos: "sup.hcl:1:25", msg: "Invalid command: command is empty"},
 	{name: "empty command element", files: one(`process "a" { command = ["x", ""] }`), pos: "sup.hcl:1:31", msg: "element 1 of command is empty"},
 	{name: "bad duration", files: proc(`restart { backoff = "10 seconds" }`), pos: "sup.hcl:3:23", msg: `Invalid restart.backoff: invalid duration "10 seconds": use a Go duration such as "10s" or "1m30s"`},
 	{name: "negative duration", files: proc(`stop { drain = "-1s" }`), pos: "sup.hcl:3:18", msg: `duration "-1s" is negative`},
@@ -435,6 +437,11 @@ process "c" {
   command   = ["x"]
   instances = 1.5
 }`), pos: "sup.hcl:3:15", msg: "Invalid instances: unsuitable value"},
+	{name: "error in one instance", files: one(`process "a" {
+  command   = ["x"]
+  instances = 3
+  ready { tcp = "127.0.0.1:${65534 + instance}" }
+}`), pos: "sup.hcl:4:17", msg: `invalid port "65536" in "127.0.0.1:65536": use a number from 1 to 65535 (with instance = 2)`},
 	{name: "invariant uses instance", files: one(`process "a" {
   command  = ["x"]
   critical = instance == 0

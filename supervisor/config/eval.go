@@ -71,28 +71,30 @@ type evaluator struct {
 }
 
 // decode evaluates attribute name of b into dst, which must be a pointer
-// gocty can decode into. It returns the attribute when it is set and
-// decoded without error, else nil.
-func (e evaluator) decode(b body, name string, dst any) *hcl.Attribute {
-	a := b.attrs[name]
+// gocty can decode into. It returns the attribute when it is in the file
+// and evaluates without error, and whether dst was set: not when the value
+// is null, which leaves the default like leaving the attribute out.
+func (e evaluator) decode(b body, name string, dst any) (a *hcl.Attribute, set bool) {
+	a = b.attrs[name]
 	if a == nil {
-		return nil
+		return nil, false
 	}
-	diags := decodeExpr(a.Expr, e.ctx, dst, "Invalid "+b.qualify(name))
+	set, diags := decodeExpr(a.Expr, e.ctx, dst, "Invalid "+b.qualify(name))
 	*e.diags = append(*e.diags, diags...)
 	if diags.HasErrors() {
-		return nil
+		return nil, false
 	}
-	return a
+	return a, set
 }
 
-// decodeExpr evaluates expr into dst, a pointer gocty can decode into. It
-// is gohcl.DecodeExpression with a summary that names the attribute, and
-// with the whole value as the subject.
-func decodeExpr(expr hcl.Expression, ctx *hcl.EvalContext, dst any, summary string) hcl.Diagnostics {
+// decodeExpr evaluates expr into dst, a pointer gocty can decode into, and
+// reports whether it did: not when there are errors or the value is null.
+// It is gohcl.DecodeExpression with a summary that names the attribute and
+// the whole value as the subject of a type error.
+func decodeExpr(expr hcl.Expression, ctx *hcl.EvalContext, dst any, summary string) (bool, hcl.Diagnostics) {
 	v, diags := expr.Value(ctx)
-	if diags.HasErrors() {
-		return diags
+	if diags.HasErrors() || v.IsNull() {
+		return false, diags
 	}
 	ty, err := gocty.ImpliedType(dst)
 	if err == nil {
@@ -104,7 +106,7 @@ func decodeExpr(expr hcl.Expression, ctx *hcl.EvalContext, dst any, summary stri
 	if err != nil {
 		diags = append(diags, diagAt(hcl.DiagError, expr.Range(), summary, "unsuitable value: "+err.Error()))
 	}
-	return diags
+	return err == nil, diags
 }
 
 func (e evaluator) errorf(rng hcl.Range, summary, format string, args ...any) {
@@ -121,8 +123,8 @@ func (e evaluator) warnf(rng hcl.Range, summary, format string, args ...any) {
 // absent or invalid.
 func field[T, V any](e evaluator, b body, name string, dst *V, conv func(T) (V, error)) {
 	var raw T
-	a := e.decode(b, name, &raw)
-	if a == nil {
+	a, set := e.decode(b, name, &raw)
+	if !set {
 		return
 	}
 	v, err := conv(raw)
@@ -134,10 +136,11 @@ func field[T, V any](e evaluator, b body, name string, dst *V, conv func(T) (V, 
 }
 
 // argv decodes a command line: a list of at least one string, none empty.
-func argv(e evaluator, b body, name string, dst *[]string) {
+// Null is an error when the attribute is required, else it leaves dst alone.
+func argv(e evaluator, b body, name string, dst *[]string, required bool) {
 	var args []string
-	a := e.decode(b, name, &args)
-	if a == nil {
+	a, set := e.decode(b, name, &args)
+	if a == nil || !set && !required {
 		return
 	}
 	summary := "Invalid " + b.qualify(name)
@@ -164,8 +167,8 @@ type ref struct {
 // refs decodes a list of names, rejecting repeats.
 func refs(e evaluator, b body, name string) []ref {
 	var names []string
-	a := e.decode(b, name, &names)
-	if a == nil {
+	a, set := e.decode(b, name, &names)
+	if !set {
 		return nil
 	}
 	out := make([]ref, 0, len(names))

@@ -6,30 +6,30 @@ import (
 	"strings"
 
 	"github.com/agext/levenshtein"
-	"github.com/hashicorp/hcl/v2"
 )
 
 // link checks what crosses processes: depends_on and sockets targets,
 // dependency cycles; then it orders the processes.
 func (l *loader) link() {
-	byName := make(map[string]*procBlock, len(l.procs))
+	byName := make(map[string]*procNode, len(l.procs))
 	var processes, sockets []string
-	for _, pb := range l.procs {
-		byName[pb.proc.Name] = pb
-		processes = append(processes, pb.proc.Name)
+	for _, node := range l.procs {
+		byName[node.proc.Name] = node
+		processes = append(processes, node.proc.Name)
 	}
 	for _, s := range l.cfg.Sockets {
 		sockets = append(sockets, s.Name)
 	}
-	for _, pb := range l.procs {
-		for _, r := range pb.dependsOn {
-			if r.name == pb.proc.Name {
-				l.errorf(r.rng, "Invalid depends_on", "process %q depends on itself: remove %q from its depends_on", r.name, r.name)
+	for _, node := range l.procs {
+		for _, r := range node.dependsOn {
+			if r.name == node.proc.Name {
+				l.errorAt(r.rng, "Invalid depends_on",
+					fmt.Sprintf("process %q depends on itself: remove %q from its depends_on", r.name, r.name))
 				continue
 			}
 			l.checkRef(r, "depends_on", "process", processes)
 		}
-		for _, r := range pb.sockets {
+		for _, r := range node.sockets {
 			l.checkRef(r, "sockets", "socket", sockets)
 		}
 	}
@@ -53,7 +53,7 @@ func (l *loader) checkRef(r ref, attr, kind string, defined []string) {
 	} else {
 		detail += fmt.Sprintf("; define it with a %s block", kind)
 	}
-	l.errorf(r.rng, "Invalid "+attr, "%s", detail)
+	l.errorAt(r.rng, "Invalid "+attr, detail)
 }
 
 // suggest returns the name closest to given, if it is close enough to be
@@ -68,27 +68,23 @@ func suggest(given string, names []string) string {
 	return best
 }
 
-func (l *loader) errorf(rng hcl.Range, summary, format string, args ...any) {
-	l.diags = append(l.diags, diagAt(hcl.DiagError, rng, summary, fmt.Sprintf(format, args...)))
-}
-
 // checkCycles reports every dependency cycle once, at the depends_on element
 // that leaves the first process of the cycle the search reached. It reports
 // whether there is none.
-func (l *loader) checkCycles(byName map[string]*procBlock) bool {
+func (l *loader) checkCycles(byName map[string]*procNode) bool {
 	const (
 		unvisited = iota
 		onPath
 		done
 	)
-	state := make(map[*procBlock]int, len(byName))
-	var path []*procBlock
+	state := make(map[*procNode]int, len(byName))
+	var path []*procNode
 	reported := map[string]bool{}
-	var visit func(pb *procBlock)
-	visit = func(pb *procBlock) {
-		state[pb] = onPath
-		path = append(path, pb)
-		for _, next := range dependencies(pb, byName) {
+	var visit func(node *procNode)
+	visit = func(node *procNode) {
+		state[node] = onPath
+		path = append(path, node)
+		for _, next := range dependencies(node, byName) {
 			switch state[next] {
 			case onPath:
 				cycle := path[slices.Index(path, next):]
@@ -101,21 +97,21 @@ func (l *loader) checkCycles(byName map[string]*procBlock) bool {
 			}
 		}
 		path = path[:len(path)-1]
-		state[pb] = done
+		state[node] = done
 	}
-	for _, pb := range l.procs {
-		if state[pb] == unvisited {
-			visit(pb)
+	for _, node := range l.procs {
+		if state[node] == unvisited {
+			visit(node)
 		}
 	}
 	return len(reported) == 0
 }
 
-// dependencies are the defined processes pb depends on, itself excluded.
-func dependencies(pb *procBlock, byName map[string]*procBlock) []*procBlock {
-	var deps []*procBlock
-	for _, r := range pb.dependsOn {
-		if d := byName[r.name]; d != nil && d != pb {
+// dependencies are the defined processes node depends on, itself excluded.
+func dependencies(node *procNode, byName map[string]*procNode) []*procNode {
+	var deps []*procNode
+	for _, r := range node.dependsOn {
+		if d := byName[r.name]; d != nil && d != node {
 			deps = append(deps, d)
 		}
 	}
@@ -123,20 +119,20 @@ func dependencies(pb *procBlock, byName map[string]*procBlock) []*procBlock {
 }
 
 // cycleKey identifies a cycle whatever process it is read from.
-func cycleKey(cycle []*procBlock) string {
+func cycleKey(cycle []*procNode) string {
 	names := make([]string, len(cycle))
-	for i, pb := range cycle {
-		names[i] = pb.proc.Name
+	for i, node := range cycle {
+		names[i] = node.proc.Name
 	}
 	first := slices.Index(names, slices.Min(names))
 	return strings.Join(slices.Concat(names[first:], names[:first]), " ")
 }
 
 // reportCycle reports cycle[0] -> cycle[1] -> ... -> cycle[0].
-func (l *loader) reportCycle(cycle []*procBlock) {
+func (l *loader) reportCycle(cycle []*procNode) {
 	names := make([]string, 0, len(cycle)+1)
-	for _, pb := range cycle {
-		names = append(names, pb.proc.Name)
+	for _, node := range cycle {
+		names = append(names, node.proc.Name)
 	}
 	names = append(names, cycle[0].proc.Name)
 	first := cycle[0]
@@ -144,21 +140,21 @@ func (l *loader) reportCycle(cycle []*procBlock) {
 	if i := slices.IndexFunc(first.dependsOn, func(r ref) bool { return r.name == names[1] }); i >= 0 {
 		rng = first.dependsOn[i].rng
 	}
-	l.errorf(rng, "Invalid depends_on",
-		"dependency cycle: %s; none of them can start first: remove one of these dependencies", strings.Join(names, " -> "))
+	l.errorAt(rng, "Invalid depends_on", fmt.Sprintf(
+		"dependency cycle: %s; none of them can start first: remove one of these dependencies", strings.Join(names, " -> ")))
 }
 
 // order returns the process names so that each comes after its
 // dependencies; among processes that could go next, file order wins.
-func order(procs []*procBlock, byName map[string]*procBlock) []string {
-	placed := make(map[*procBlock]bool, len(procs))
+func order(procs []*procNode, byName map[string]*procNode) []string {
+	placed := make(map[*procNode]bool, len(procs))
 	names := make([]string, 0, len(procs))
 	for progress := true; progress; {
 		progress = false
-		for _, pb := range procs {
-			if !placed[pb] && depsPlaced(pb, byName, placed) {
-				placed[pb] = true
-				names = append(names, pb.proc.Name)
+		for _, node := range procs {
+			if !placed[node] && depsPlaced(node, byName, placed) {
+				placed[node] = true
+				names = append(names, node.proc.Name)
 				progress = true
 				break
 			}
@@ -167,8 +163,8 @@ func order(procs []*procBlock, byName map[string]*procBlock) []string {
 	return names
 }
 
-func depsPlaced(pb *procBlock, byName map[string]*procBlock, placed map[*procBlock]bool) bool {
-	for _, d := range dependencies(pb, byName) {
+func depsPlaced(node *procNode, byName map[string]*procNode, placed map[*procNode]bool) bool {
+	for _, d := range dependencies(node, byName) {
 		if !placed[d] {
 			return false
 		}

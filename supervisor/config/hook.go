@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"slices"
 	"strings"
 
@@ -21,7 +22,7 @@ func (l *loader) hook(b *hcl.Block) {
 	l.note(featureHook, b.DefRange)
 	event, err := oneOf(hookEvents...)(b.Labels[0])
 	if err != nil {
-		l.diags = append(l.diags, diagAt(hcl.DiagError, b.LabelRanges[0], "Invalid hook event", err.Error()))
+		l.errorAt(b.LabelRanges[0], "Invalid hook event", err.Error())
 	}
 	a := l.content(b, hookSchema, "hook").attrs["command"]
 	if a == nil || !l.checkHookCommand(a) || err != nil {
@@ -36,8 +37,7 @@ func (l *loader) hook(b *hcl.Block) {
 func (l *loader) checkHookCommand(a *hcl.Attribute) bool {
 	const summary = "Invalid hook.command"
 	if elems, diags := hcl.ExprList(a.Expr); diags.HasErrors() || len(elems) == 0 {
-		l.diags = append(l.diags, diagAt(hcl.DiagError, a.Expr.Range(), summary,
-			`command must be a list of strings, e.g. ["/usr/local/bin/alert", "${process}"]`))
+		l.errorAt(a.Expr.Range(), summary, `command must be a list of strings, e.g. ["/usr/local/bin/alert", "${process}"]`)
 		return false
 	}
 	if !l.hookVariablesKnown(a) {
@@ -62,8 +62,8 @@ func (l *loader) hookVariablesKnown(a *hcl.Attribute) bool {
 	ok := true
 	for _, t := range a.Expr.Variables() {
 		if !slices.Contains(hookVariables, t.RootName()) {
-			l.diags = append(l.diags, diagAt(hcl.DiagError, t.SourceRange(), "Invalid hook.command",
-				"unknown variable "+t.RootName()+": a hook command can use "+strings.Join(hookVariables, ", ")))
+			l.errorAt(t.SourceRange(), "Invalid hook.command",
+				"unknown variable "+t.RootName()+": a hook command can use "+strings.Join(hookVariables, ", "))
 			ok = false
 		}
 	}
@@ -93,8 +93,12 @@ func (h *Hook) Argv(v HookVars) ([]string, error) {
 		"exit_code": exit,
 	})
 	var argv []string
-	if diags := decodeExpr(h.Command, ctx, &argv, "Invalid hook.command"); diags.HasErrors() {
+	set, diags := decodeExpr(h.Command, ctx, &argv, "Invalid hook.command")
+	switch {
+	case diags.HasErrors():
 		return nil, diags
+	case !set || len(argv) == 0:
+		return nil, errors.New("hook command is empty")
 	}
 	return argv, nil
 }

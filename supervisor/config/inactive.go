@@ -38,11 +38,11 @@ func (l *loader) note(f feature, rng hcl.Range) {
 }
 
 // noteFeatures notes the features a process block uses.
-func (l *loader) noteFeatures(pb processBodies) {
-	if a := pb.process.attrs["sockets"]; a != nil {
+func (l *loader) noteFeatures(bodies processBodies) {
+	if a := bodies.process.attrs["sockets"]; a != nil {
 		l.note(featureSockets, a.Range)
 	}
-	if b := pb.blocks["log"].block; b != nil {
+	if b := bodies.blocks["log"].block; b != nil {
 		l.note(featureLog, b.DefRange)
 	}
 }

@@ -74,7 +74,7 @@ type loader struct {
 	sources []*source
 	diags   hcl.Diagnostics
 	defined definitions // top-level names and the supervisor block
-	procs   []*procBlock
+	procs   []*procNode
 	cfg     *Config
 }
 
@@ -92,7 +92,7 @@ func (l *loader) expand(paths []string) []string {
 		info, err := os.Stat(p)
 		switch {
 		case err != nil:
-			l.fail(p, "Cannot read config", err.Error())
+			l.errorFile(p, "Cannot read config", err.Error())
 		case info.IsDir():
 			files = append(files, l.dirFiles(p)...)
 		default:
@@ -106,7 +106,7 @@ func (l *loader) expand(paths []string) []string {
 func (l *loader) dirFiles(dir string) []string {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		l.fail(dir, "Cannot read config directory", err.Error())
+		l.errorFile(dir, "Cannot read config directory", err.Error())
 		return nil
 	}
 	var files []string
@@ -116,7 +116,7 @@ func (l *loader) dirFiles(dir string) []string {
 		}
 	}
 	if len(files) == 0 {
-		l.fail(dir, "No config files", "the directory has no *.hcl file: give a file or a directory of *.hcl files")
+		l.errorFile(dir, "No config files", "the directory has no *.hcl file: give a file or a directory of *.hcl files")
 	}
 	return files
 }
@@ -127,7 +127,7 @@ func (l *loader) parse(files []string) {
 	for _, path := range files {
 		abs, err := filepath.Abs(path)
 		if err != nil {
-			l.fail(path, "Cannot read config", err.Error())
+			l.errorFile(path, "Cannot read config", err.Error())
 			continue
 		}
 		if seen[abs] {
@@ -142,9 +142,14 @@ func (l *loader) parse(files []string) {
 	}
 }
 
-// fail records an error about a whole file or directory.
-func (l *loader) fail(path, summary, detail string) {
-	l.diags = append(l.diags, diagAt(hcl.DiagError, hcl.Range{Filename: path}, summary, detail))
+// errorFile records an error about a whole file or directory.
+func (l *loader) errorFile(path, summary, detail string) {
+	l.errorAt(hcl.Range{Filename: path}, summary, detail)
+}
+
+// errorAt records an error at rng.
+func (l *loader) errorAt(rng hcl.Range, summary, detail string) {
+	l.diags = append(l.diags, diagAt(hcl.DiagError, rng, summary, detail))
 }
 
 func (l *loader) decodeFile(src *source) {
@@ -211,7 +216,7 @@ func (l *loader) socket(b *hcl.Block) {
 // label checks the name of a process or socket block.
 func (l *loader) label(kind string, b *hcl.Block) bool {
 	if err := checkName(kind, b.Labels[0]); err != nil {
-		l.diags = append(l.diags, diagAt(hcl.DiagError, b.LabelRanges[0], "Invalid "+kind+" name", err.Error()))
+		l.errorAt(b.LabelRanges[0], "Invalid "+kind+" name", err.Error())
 		return false
 	}
 	return true
@@ -229,7 +234,7 @@ func (l *loader) define(defs definitions, rng hcl.Range, summary, what, fix stri
 		return true
 	}
 	detail := fmt.Sprintf("%s is already defined (first defined at %s:%d); %s", what, first.Filename, first.Start.Line, fix)
-	l.diags = append(l.diags, diagAt(hcl.DiagError, rng, summary, detail))
+	l.errorAt(rng, summary, detail)
 	return false
 }
 

@@ -36,9 +36,9 @@ var blockSchemas = map[string]*hcl.BodySchema{
 // instance: they are evaluated once, without `instance` in scope.
 var invariant = []string{"instances", "type", "depends_on", "sockets", "critical"}
 
-// procBlock is a decoded process block, kept for the checks across
-// processes (references, cycles).
-type procBlock struct {
+// procNode is a process as a node of the dependency graph, with the
+// ranges of its references for the checks across processes.
+type procNode struct {
 	proc      *Process
 	dependsOn []ref
 	sockets   []ref
@@ -50,18 +50,33 @@ func (l *loader) process(src *source, b *hcl.Block) {
 	name := b.Labels[0]
 	keep := l.label("process", b) &&
 		l.define(l.defined, b.LabelRanges[0], "Duplicate process name", fmt.Sprintf("process %q", name), "rename one of them")
-	pb := l.processBody(b)
-	p := &Process{Name: name, Type: Service, Range: b.DefRange}
-	blk := &procBlock{proc: p}
-	n := l.invariants(pb.process, p, blk)
-	for i := range n {
-		p.Instances = append(p.Instances, l.spec(src, pb, p, i, n))
-	}
-	l.checkType(p, pb)
+	bodies := l.processBodies(b)
+	node := &procNode{proc: &Process{Name: name, Type: Service, Range: b.DefRange}}
+	n := l.invariants(bodies.process, node)
+	l.instances(src, bodies, node.proc, n)
+	l.checkType(node.proc, bodies)
 	if keep {
-		l.noteFeatures(pb)
-		l.cfg.Processes = append(l.cfg.Processes, p)
-		l.procs = append(l.procs, blk)
+		l.noteFeatures(bodies)
+		l.cfg.Processes = append(l.cfg.Processes, node.proc)
+		l.procs = append(l.procs, node)
+	}
+}
+
+// instances evaluates the n instances of p. It stops at the first instance
+// with errors: the next ones would mostly repeat them. Errors that only a
+// later instance has say which.
+func (l *loader) instances(src *source, bodies processBodies, p *Process, n int) {
+	for i := range n {
+		mark := len(l.diags)
+		p.Instances = append(p.Instances, l.spec(src, bodies, p, i, n))
+		if errs := l.diags[mark:]; errs.HasErrors() {
+			for _, d := range errs {
+				if i > 0 && d.Severity == hcl.DiagError {
+					d.Detail += fmt.Sprintf(" (with instance = %d)", i)
+				}
+			}
+			return
+		}
 	}
 }
 
@@ -72,62 +87,62 @@ type processBodies struct {
 	blocks  map[string]body // by block type; absent blocks are zero bodies
 }
 
-func (l *loader) processBody(b *hcl.Block) processBodies {
+func (l *loader) processBodies(b *hcl.Block) processBodies {
 	c, diags := b.Body.Content(processSchema)
 	l.diags = append(l.diags, diags...)
-	pb := processBodies{process: body{block: b, attrs: c.Attributes}, blocks: map[string]body{}}
+	bodies := processBodies{process: body{block: b, attrs: c.Attributes}, blocks: map[string]body{}}
 	defs := definitions{}
 	for _, inner := range c.Blocks {
 		what := "a " + inner.Type + " block"
 		if l.define(defs, inner.DefRange, "Duplicate "+inner.Type+" block", what, "merge them into one") {
-			pb.blocks[inner.Type] = l.content(inner, blockSchemas[inner.Type], inner.Type)
+			bodies.blocks[inner.Type] = l.content(inner, blockSchemas[inner.Type], inner.Type)
 		}
 	}
-	return pb
+	return bodies
 }
 
 // invariants decodes the attributes shared by all instances and returns
 // the number of instances (1 when that is invalid, to check the rest).
-func (l *loader) invariants(b body, p *Process, blk *procBlock) int {
+func (l *loader) invariants(b body, node *procNode) int {
 	static := body{block: b.block, attrs: hcl.Attributes{}}
 	for _, name := range invariant {
 		a := b.attrs[name]
 		switch {
 		case a == nil:
 		case usesVariable(a.Expr, "instance"):
-			l.diags = append(l.diags, diagAt(hcl.DiagError, a.Expr.Range(), "Invalid "+name,
-				name+" is evaluated once for the whole process, so it cannot use `instance`: write a value without it"))
+			l.errorAt(a.Expr.Range(), "Invalid "+name,
+				name+" is evaluated once for the whole process, so it cannot use `instance`: write a value without it")
 		default:
 			static.attrs[name] = a
 		}
 	}
-	e, n := l.static(), 1
+	e, n, p := l.static(), 1, node.proc
 	field(e, static, "instances", &n, between(1, maxInstances))
 	field(e, static, "type", &p.Type, oneOf(Service, Oneshot))
 	e.decode(static, "critical", &p.Critical)
-	blk.dependsOn, blk.sockets = refs(e, static, "depends_on"), refs(e, static, "sockets")
-	p.DependsOn, p.Sockets = refNames(blk.dependsOn), refNames(blk.sockets)
+	node.dependsOn, node.sockets = refs(e, static, "depends_on"), refs(e, static, "sockets")
+	p.DependsOn, p.Sockets = refNames(node.dependsOn), refNames(node.sockets)
 	return n
 }
 
 // spec evaluates the process body for instance i of n.
-func (l *loader) spec(src *source, pb processBodies, p *Process, i, n int) *Spec {
+func (l *loader) spec(src *source, bodies processBodies, p *Process, i, n int) *Spec {
 	s := defaultSpec()
 	s.Process, s.Instance, s.Name = p.Name, i, InstanceName(p.Name, i, n)
 	s.Type, s.Critical = p.Type, p.Critical
 	s.DependsOn, s.Sockets = slices.Clone(p.DependsOn), slices.Clone(p.Sockets)
 	s.Dir = src.dir
 
-	e, b := l.instance(i), pb.process
-	argv(e, b, "command", &s.Command)
+	e, b := l.instance(i), bodies.process
+	argv(e, b, "command", &s.Command, true)
 	field(e, b, "dir", &s.Dir, within(src.dir))
 	field(e, b, "env", &s.Env, envList)
 	e.decode(b, "user", &s.User)
-	decodeRestart(e, pb.blocks["restart"], &s.Restart)
-	decodeReady(e, pb.blocks["ready"], s.Dir, len(s.Sockets), &s.Ready)
-	decodeHealth(e, pb.blocks["health"], &s.Health)
-	decodeStop(e, pb.blocks["stop"], &s.Stop)
-	decodeLog(e, pb.blocks["log"], s.Dir, &s.Log)
+	decodeRestart(e, bodies.blocks["restart"], &s.Restart)
+	decodeReady(e, bodies.blocks["ready"], s.Dir, len(s.Sockets), &s.Ready)
+	decodeHealth(e, bodies.blocks["health"], &s.Health)
+	decodeStop(e, bodies.blocks["stop"], &s.Stop)
+	decodeLog(e, bodies.blocks["log"], s.Dir, &s.Log)
 	return s
 }
 
@@ -192,7 +207,7 @@ func decodeReady(e evaluator, b body, dir string, sockets int, r *Ready) {
 	field(e, b, "tcp", &r.TCP, parseCheckAddr)
 	field(e, b, "unix", &r.Unix, within(dir))
 	field(e, b, "http", &r.HTTP, parseHTTPURL)
-	argv(e, b, "exec", &r.Exec)
+	argv(e, b, "exec", &r.Exec, false)
 	e.decode(b, "notify", &r.Notify)
 	field(e, b, "notification_fd", &r.NotificationFD, notificationFD(sockets))
 	field(e, b, "log", &r.Log, regexp.Compile)
@@ -220,7 +235,7 @@ func notificationFD(sockets int) func(int) (int, error) {
 func decodeHealth(e evaluator, b body, h *Health) {
 	field(e, b, "http", &h.HTTP, parseHTTPURL)
 	field(e, b, "tcp", &h.TCP, parseCheckAddr)
-	argv(e, b, "exec", &h.Exec)
+	argv(e, b, "exec", &h.Exec, false)
 	field(e, b, "interval", &h.Interval, positive)
 	field(e, b, "failures", &h.Failures, atLeast(1))
 	field(e, b, "max_memory", &h.MaxMemory, parseSize)
@@ -251,9 +266,9 @@ func positiveSize(s string) (int64, error) {
 }
 
 // checkType rejects what a process's type makes meaningless.
-func (l *loader) checkType(p *Process, pb processBodies) {
-	if h := pb.blocks["health"].block; p.Type == Oneshot && h != nil {
-		l.diags = append(l.diags, diagAt(hcl.DiagError, h.DefRange, "Invalid health block",
-			"a oneshot is done once it exits, so it has no liveness to check: remove the health block or use type = \"service\""))
+func (l *loader) checkType(p *Process, bodies processBodies) {
+	if h := bodies.blocks["health"].block; p.Type == Oneshot && h != nil {
+		l.errorAt(h.DefRange, "Invalid health block",
+			"a oneshot is done once it exits, so it has no liveness to check: remove the health block or use type = \"service\"")
 	}
 }

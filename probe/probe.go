@@ -8,12 +8,7 @@
 // call takes a context and returns when it is cancelled.
 package probe
 
-import (
-	"context"
-	"os"
-
-	"github.com/sup-sh/sup/supervisor/config"
-)
+import "context"
 
 // Runner runs a command to completion and returns its exit code and combined
 // output. supd's reaper implements it, so exec checks never race the reaper
@@ -44,6 +39,3 @@ type Holder struct {
 	Command string // comm
 	Address string // "tcp:127.0.0.1:3000"
 }
-
-var _ = os.Getpid
-var _ = config.Ready{}

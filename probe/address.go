@@ -1,0 +1,122 @@
+package probe
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// listener is one listening socket of the network namespace.
+type listener struct {
+	inode  uint64
+	unix   bool
+	addr   netip.Addr // tcp: local address
+	port   uint16     // tcp: local port
+	v6only bool       // tcp over IPv6: IPV6_V6ONLY, so [::] takes no IPv4
+	path   string     // unix: bound name; abstract names start with '@'
+}
+
+// String is the address in the contract's form: "tcp:127.0.0.1:3000",
+// "tcp:[::]:8080", "unix:/run/a.sock".
+func (l listener) String() string {
+	if l.unix {
+		return "unix:" + l.path
+	}
+	return "tcp:" + netip.AddrPortFrom(l.addr, l.port).String()
+}
+
+// target is an address from the config: where a process should listen.
+type target struct {
+	unix bool
+	any  bool       // tcp "*:PORT": any local address
+	addr netip.Addr // tcp, unless any
+	port uint16     // tcp
+	path string     // unix
+}
+
+// parseTarget parses network "tcp" with "127.0.0.1:3000", "[::1]:3000",
+// "0.0.0.0:3000", "*:3000" (or ":3000"), or network "unix" with a path.
+func parseTarget(network, address string) (target, error) {
+	switch network {
+	case "unix":
+		if address == "" {
+			return target{}, fmt.Errorf("unix address: empty path")
+		}
+		return target{unix: true, path: address}, nil
+	case "tcp":
+		host, portStr, ok := cutHostPort(address)
+		if !ok {
+			return target{}, fmt.Errorf("tcp address %q: want host:port", address)
+		}
+		port, err := strconv.ParseUint(portStr, 10, 16)
+		if err != nil || port == 0 {
+			return target{}, fmt.Errorf("tcp address %q: bad port", address)
+		}
+		t := target{port: uint16(port)}
+		switch host {
+		case "", "*":
+			t.any = true
+		case "localhost":
+			t.addr = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+		default:
+			if t.addr, err = netip.ParseAddr(host); err != nil {
+				return target{}, fmt.Errorf("tcp address %q: %w", address, err)
+			}
+			t.addr = t.addr.Unmap().WithZone("")
+		}
+		return t, nil
+	}
+	return target{}, fmt.Errorf("network %q: want tcp or unix", network)
+}
+
+// cutHostPort splits "host:port" and "[v6]:port".
+func cutHostPort(s string) (host, port string, ok bool) {
+	i := strings.LastIndexByte(s, ':')
+	if i < 0 {
+		return "", "", false
+	}
+	host, port = s[:i], s[i+1:]
+	if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		host = host[1 : len(host)-1]
+	}
+	return host, port, true
+}
+
+// String is the target as the reasons show it: "127.0.0.1:3000",
+// "*:3000", "unix:/run/a.sock".
+func (t target) String() string {
+	switch {
+	case t.unix:
+		return "unix:" + t.path
+	case t.any:
+		return "*:" + strconv.Itoa(int(t.port))
+	}
+	return netip.AddrPortFrom(t.addr, t.port).String()
+}
+
+// covers reports whether l accepts the connections that t describes: same
+// port, and the same address, or a wildcard that includes it (0.0.0.0 any
+// IPv4 address; [::] any IPv6 address, and any IPv4 one unless v6only).
+// A unix target is covered by a listener bound to that exact path.
+func (l listener) covers(t target) bool {
+	if l.unix || t.unix {
+		return l.unix && t.unix && l.path == t.path
+	}
+	if l.port != t.port {
+		return false
+	}
+	if t.any {
+		return true
+	}
+	la := l.addr.Unmap()
+	switch {
+	case la == t.addr:
+		return true
+	case la == netip.IPv4Unspecified():
+		return t.addr.Is4()
+	case la == netip.IPv6Unspecified():
+		return t.addr.Is6() || !l.v6only
+	}
+	return false
+}

@@ -1,0 +1,159 @@
+package probe
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/sup-sh/sup/supervisor/config"
+)
+
+// Health runs the liveness checks of one instance after it is ready: http
+// (2xx), tcp (the tree listens covering the address, as for readiness),
+// exec (exit 0) and max_memory (the tree's RSS). Use one per ready spawn.
+type Health struct {
+	name     string
+	spec     config.Health
+	http     *httpCheck
+	exec     *execCheck
+	tcp      *target
+	tcpErr   error
+	failures int // consecutive failed checks
+}
+
+// Defaults for a spec that was not through config's defaults.
+const (
+	defaultHealthInterval = 10 * time.Second
+	maxHealthTimeout      = 10 * time.Second
+)
+
+// NewHealth prepares the checks of spec for the instance name. run is used
+// by exec checks; without it they fail.
+func NewHealth(name string, spec config.Health, run Runner) *Health {
+	if spec.Interval <= 0 {
+		spec.Interval = defaultHealthInterval
+	}
+	spec.Failures = max(spec.Failures, 1)
+	h := &Health{name: name, spec: spec}
+	timeout := min(spec.Interval, maxHealthTimeout)
+	if spec.HTTP != "" {
+		h.http = newHTTPCheck(spec.HTTP, timeout)
+	}
+	if len(spec.Exec) > 0 {
+		h.exec = &execCheck{argv: spec.Exec, runner: run, timeout: timeout}
+	}
+	if spec.TCP != "" {
+		h.tcp, h.tcpErr = newTarget("tcp", spec.TCP)
+	}
+	return h
+}
+
+// Run checks every spec.Interval, the first one interval after it starts,
+// until ctx is done, and reports after every check from its own goroutine.
+// Failures counts consecutive failed checks; Restart is set when it reaches
+// spec.Failures, or at once when the tree's RSS exceeds spec.MaxMemory.
+// Without any check configured Run returns at once.
+func (h *Health) Run(ctx context.Context, tree *Tree, report func(HealthResult)) {
+	if !h.spec.HasChecks() {
+		return
+	}
+	ticker := time.NewTicker(h.spec.Interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		res := h.check(ctx, tree)
+		if ctx.Err() != nil {
+			return
+		}
+		report(res)
+	}
+}
+
+// check runs every check once.
+func (h *Health) check(ctx context.Context, tree *Tree) HealthResult {
+	if reason := h.overMemory(tree); reason != "" {
+		h.failures++
+		return HealthResult{Reason: reason, Failures: h.failures, Restart: true}
+	}
+	reason := h.firstFailure(ctx, tree)
+	if reason == "" {
+		h.failures = 0
+		return HealthResult{OK: true}
+	}
+	h.failures++
+	return HealthResult{
+		Reason: "health: " + reason + " (" + strconv.Itoa(h.failures) + "/" +
+			strconv.Itoa(h.spec.Failures) + " failures)",
+		Failures: h.failures,
+		Restart:  h.failures >= h.spec.Failures,
+	}
+}
+
+// firstFailure runs the http, tcp and exec checks in that order and
+// returns why the first failing one fails, or "".
+func (h *Health) firstFailure(ctx context.Context, tree *Tree) string {
+	if h.http != nil {
+		if reason := h.http.get(ctx); reason != "" {
+			return reason
+		}
+	}
+	if h.tcpErr != nil {
+		return h.tcpErr.Error()
+	}
+	if h.tcp != nil {
+		c := newSocketCheck(h.name, *h.tcp, tree)
+		reason := c.health()
+		c.Close()
+		if reason != "" {
+			return reason
+		}
+	}
+	if h.exec != nil {
+		if h.exec.runner == nil {
+			return "exec check without a runner"
+		}
+		return h.exec.run(ctx)
+	}
+	return ""
+}
+
+// overMemory returns "memory 600MiB over max_memory 512MiB" when the
+// tree's RSS exceeds max_memory, else "".
+func (h *Health) overMemory(tree *Tree) string {
+	if h.spec.MaxMemory <= 0 {
+		return ""
+	}
+	tab, err := ScanProcs()
+	if err != nil {
+		return ""
+	}
+	var rss int64
+	for _, pid := range tree.Pids(tab) {
+		p, _ := tab.Get(pid)
+		rss += p.RSS
+	}
+	if rss <= h.spec.MaxMemory {
+		return ""
+	}
+	return "memory " + formatBytes(rss) + " over max_memory " + formatBytes(h.spec.MaxMemory)
+}
+
+// formatBytes formats n in the config's units: "512MiB", "1.5GiB".
+func formatBytes(n int64) string {
+	const kib, mib, gib = 1 << 10, 1 << 20, 1 << 30
+	switch {
+	case n >= gib && n%gib == 0:
+		return strconv.FormatInt(n/gib, 10) + "GiB"
+	case n >= gib:
+		return strconv.FormatFloat(float64(n)/gib, 'f', 1, 64) + "GiB"
+	case n >= mib:
+		return strconv.FormatInt((n+mib/2)/mib, 10) + "MiB"
+	case n >= kib:
+		return strconv.FormatInt((n+kib/2)/kib, 10) + "KiB"
+	}
+	return strconv.FormatInt(n, 10) + "B"
+}

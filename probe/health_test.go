@@ -1,0 +1,124 @@
+package probe
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sup-sh/sup/supervisor/config"
+)
+
+// runHealth runs h until stop accepts a result (or 10s pass) and returns
+// every result.
+func runHealth(t *testing.T, h *Health, tree *Tree, stop func([]HealthResult) bool) []HealthResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var results []HealthResult
+	h.Run(ctx, tree, func(r HealthResult) {
+		results = append(results, r)
+		if stop(results) {
+			cancel()
+		}
+	})
+	if ctx.Err() == context.DeadlineExceeded {
+		t.Fatalf("health never got there: %+v", results)
+	}
+	return results
+}
+
+func TestHealthFailuresRestart(t *testing.T) {
+	port := freePort(t)
+	sick := filepath.Join(t.TempDir(), "sick")
+	a := startApp(t, appOpts{}, "--listen", "tcp:"+tcpAddr(port), "--health-file", sick)
+	r := newReadiness(t, "api", config.Ready{TCP: tcpAddr(port)})
+	r.Started(a.pid)
+	tree := NewTree(a.pid)
+	waitReady(t, r, tree)
+
+	url := "http://" + tcpAddr(port) + "/health"
+	h := NewHealth("api", config.Health{HTTP: url, TCP: tcpAddr(port), Interval: 20 * time.Millisecond, Failures: 3}, nil)
+	ok := runHealth(t, h, tree, func(rs []HealthResult) bool { return len(rs) == 2 })
+	for _, r := range ok {
+		if !r.OK || r.Failures != 0 || r.Restart || r.Reason != "" {
+			t.Errorf("healthy result %+v", r)
+		}
+	}
+
+	os.WriteFile(sick, nil, 0o644)
+	sickResults := runHealth(t, h, tree, func(rs []HealthResult) bool { return rs[len(rs)-1].Restart })
+	if len(sickResults) != 3 {
+		t.Fatalf("results %+v, want 3 failures", sickResults)
+	}
+	for i, r := range sickResults {
+		want := HealthResult{
+			Reason:   fmt.Sprintf("health: %s: 500 Internal Server Error (%d/3 failures)", url, i+1),
+			Failures: i + 1,
+			Restart:  i == 2,
+		}
+		if r != want {
+			t.Errorf("result %d = %+v, want %+v", i, r, want)
+		}
+	}
+
+	os.Remove(sick)
+	back := runHealth(t, h, tree, func(rs []HealthResult) bool { return true })
+	if !back[0].OK || back[0].Failures != 0 {
+		t.Errorf("after recovery %+v", back[0])
+	}
+}
+
+func TestHealthTCPAndExec(t *testing.T) {
+	port := freePort(t)
+	a := startApp(t, appOpts{}, "--listen", "tcp:"+tcpAddr(port))
+	tree := NewTree(a.pid)
+	flag := filepath.Join(t.TempDir(), "flag")
+	spec := config.Health{TCP: tcpAddr(port), Exec: []string{"test", "-e", flag}, Interval: 10 * time.Millisecond, Failures: 2}
+	h := NewHealth("api", spec, execRunner{})
+	// The app binds right after it starts: wait for the tcp check to pass,
+	// then the exec check fails.
+	rs := runHealth(t, h, tree, func(rs []HealthResult) bool {
+		return strings.Contains(rs[len(rs)-1].Reason, "exec")
+	})
+	if got := rs[len(rs)-1].Reason; !strings.HasPrefix(got, "health: exec [test -e ") || !strings.HasSuffix(got, ": exit 1 (1/2 failures)") {
+		t.Errorf("reason %q", got)
+	}
+	os.WriteFile(flag, nil, 0o644)
+	runHealth(t, h, tree, func(rs []HealthResult) bool { return rs[len(rs)-1].OK })
+
+	// Nothing in the tree listens on another port.
+	other := freePort(t)
+	h = NewHealth("api", config.Health{TCP: tcpAddr(other), Interval: 10 * time.Millisecond, Failures: 1}, nil)
+	rs = runHealth(t, h, tree, func([]HealthResult) bool { return true })
+	want := HealthResult{Reason: "health: nothing listening on " + tcpAddr(other) + " (1/1 failures)", Failures: 1, Restart: true}
+	if rs[0] != want {
+		t.Errorf("got %+v, want %+v", rs[0], want)
+	}
+}
+
+func TestHealthMemory(t *testing.T) {
+	a := startApp(t, appOpts{})
+	h := NewHealth("api", config.Health{MaxMemory: 1 << 10, Interval: 10 * time.Millisecond}, nil)
+	rs := runHealth(t, h, NewTree(a.pid), func([]HealthResult) bool { return true })
+	r := rs[0]
+	if r.OK || !r.Restart || !strings.HasPrefix(r.Reason, "memory ") || !strings.HasSuffix(r.Reason, "MiB over max_memory 1KiB") {
+		t.Errorf("result %+v", r)
+	}
+}
+
+func TestHealthNoChecks(t *testing.T) {
+	done := make(chan struct{})
+	go func() {
+		NewHealth("api", config.Health{}, nil).Run(context.Background(), NewTree(os.Getpid()), func(HealthResult) {})
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run without checks did not return")
+	}
+}

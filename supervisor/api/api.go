@@ -5,6 +5,7 @@ package api
 
 import (
 	"encoding/json"
+	"strconv"
 	"time"
 )
 
@@ -66,6 +67,18 @@ func (s Status) MarshalJSON() ([]byte, error) {
 		s.Expect = []string{}
 	}
 	return json.Marshal(plain(s))
+}
+
+// ExitText says how a process ended: "exited 1", "killed by SIGKILL", or
+// "" when neither is known.
+func ExitText(code *int, signal *string) string {
+	switch {
+	case signal != nil:
+		return "killed by " + *signal
+	case code != nil:
+		return "exited " + strconv.Itoa(*code)
+	}
+	return ""
 }
 
 // Event is one state change, as `supctl events --json` streams it.

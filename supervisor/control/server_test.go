@@ -24,13 +24,6 @@ import (
 )
 
 // testCtx bounds a test's waits.
-func testCtx(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // serve serves b and returns a client of it. The poll interval is an
 // hour, so that waits complete only through events, unless a test says
 // otherwise.
@@ -64,7 +57,7 @@ func rawGet(t *testing.T, path, target string) (int, string) {
 			return (&net.Dialer{}).DialContext(ctx, "unix", path)
 		},
 	}}
-	req, err := http.NewRequestWithContext(testCtx(t), http.MethodGet, "http://supd"+target, nil)
+	req, err := http.NewRequestWithContext(controltest.Context(t), http.MethodGet, "http://supd"+target, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,14 +158,14 @@ func TestListenLeavesOtherFilesAlone(t *testing.T) {
 
 func TestServeRemovesSocketOnShutdown(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "supd.sock")
-	ctx, cancel := context.WithCancel(testCtx(t))
+	ctx, cancel := context.WithCancel(controltest.Context(t))
 	done := make(chan error, 1)
 	go func() { done <- control.Serve(ctx, path, controltest.NewStore().Backend(), zerolog.Nop()) }()
 
 	// The client retries nothing: wait for the socket to answer.
 	c := control.NewClient(path)
 	for {
-		if _, err := c.Status(testCtx(t), nil); err == nil {
+		if _, err := c.Status(controltest.Context(t), nil); err == nil {
 			break
 		}
 		select {
@@ -198,7 +191,7 @@ func TestServeRemovesSocketOnShutdown(t *testing.T) {
 func TestStatus(t *testing.T) {
 	store := controltest.NewStore(inst("api:0", api.StateRunning), inst("api:1", api.StateStarting), inst("db", api.StateStopped))
 	c, path := serve(t, store.Backend())
-	ctx := testCtx(t)
+	ctx := controltest.Context(t)
 
 	all, err := c.Status(ctx, nil)
 	if err != nil {
@@ -240,7 +233,7 @@ func TestUnknownNameIs404WithKnownNames(t *testing.T) {
 		return err
 	}
 	c, _ := serve(t, b)
-	ctx := testCtx(t)
+	ctx := controltest.Context(t)
 
 	_, err := c.Status(ctx, []string{"api", "apu"})
 	remoteErr(t, err, http.StatusNotFound, `no process named "apu" (known: api, db)`)
@@ -262,7 +255,7 @@ func TestActionsCallBackendWithNames(t *testing.T) {
 	}
 	b.StartFunc, b.StopFunc, b.RestartFunc, b.ReloadFunc = record("start"), record("stop"), record("restart"), record("reload")
 	c, _ := serve(t, b)
-	ctx := testCtx(t)
+	ctx := controltest.Context(t)
 
 	for _, a := range []control.Action{control.ActionStart, control.ActionStop, control.ActionRestart, control.ActionReload} {
 		sts, err := c.Do(ctx, a, api.ActionRequest{Names: []string{"api"}})
@@ -284,7 +277,7 @@ func TestActionsCallBackendWithNames(t *testing.T) {
 
 func TestBadRequests(t *testing.T) {
 	c, path := serve(t, controltest.NewStore(inst("api", api.StateRunning)).Backend())
-	ctx := testCtx(t)
+	ctx := controltest.Context(t)
 	for _, tc := range []struct {
 		a    control.Action
 		req  api.ActionRequest
@@ -312,7 +305,7 @@ func TestReloadBadConfig(t *testing.T) {
 	b.ReloadFunc = func(context.Context, []string) error { return &control.ReloadError{Diagnostics: diag} }
 	c, _ := serve(t, b)
 
-	_, err := c.Do(testCtx(t), control.ActionReload, api.ActionRequest{})
+	_, err := c.Do(controltest.Context(t), control.ActionReload, api.ActionRequest{})
 	re := remoteErr(t, err, http.StatusUnprocessableEntity, "bad config")
 	if re.Diagnostics != diag {
 		t.Errorf("diagnostics = %q, want %q", re.Diagnostics, diag)
@@ -323,7 +316,7 @@ func TestBackendErrorIs500(t *testing.T) {
 	b := controltest.NewStore(inst("api", api.StateRunning)).Backend()
 	b.StopFunc = func(context.Context, []string) error { return errors.New("supd is shutting down") }
 	c, _ := serve(t, b)
-	_, err := c.Do(testCtx(t), control.ActionStop, api.ActionRequest{Names: []string{"api"}})
+	_, err := c.Do(controltest.Context(t), control.ActionStop, api.ActionRequest{Names: []string{"api"}})
 	remoteErr(t, err, http.StatusInternalServerError, "supd is shutting down")
 }
 
@@ -342,7 +335,7 @@ func TestWhy(t *testing.T) {
 		return want, nil
 	}
 	c, _ := serve(t, b)
-	got, err := c.Why(testCtx(t), "api")
+	got, err := c.Why(controltest.Context(t), "api")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,7 +377,7 @@ func TestLogs(t *testing.T) {
 		return ch, nil
 	}
 	c, _ := serve(t, b)
-	ctx := testCtx(t)
+	ctx := controltest.Context(t)
 
 	var got []string
 	collect := func(l api.LogLine) error { got = append(got, l.Line); return nil }
@@ -429,7 +422,7 @@ func TestLogs(t *testing.T) {
 func TestEventsStreamAndShutdown(t *testing.T) {
 	store := controltest.NewStore(inst("api", api.StateStarting))
 	path := filepath.Join(t.TempDir(), "supd.sock")
-	ctx := testCtx(t)
+	ctx := controltest.Context(t)
 	srvCtx, stop := context.WithCancel(ctx)
 	ln, err := control.Listen(path)
 	if err != nil {
@@ -472,7 +465,7 @@ func TestEventsStreamAndShutdown(t *testing.T) {
 
 func TestUnreachable(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "supd.sock")
-	_, err := control.NewClient(path).Status(testCtx(t), nil)
+	_, err := control.NewClient(path).Status(controltest.Context(t), nil)
 	var ue *control.UnreachableError
 	if !errors.As(err, &ue) || ue.Path != path {
 		t.Fatalf("err = %v, want UnreachableError", err)
@@ -511,7 +504,7 @@ func TestStartWaitsUntilReady(t *testing.T) {
 	}
 	c, _ := serve(t, l.b)
 
-	sts, err := c.Do(testCtx(t), control.ActionStart, api.ActionRequest{Names: []string{"api"}, Wait: true})
+	sts, err := c.Do(controltest.Context(t), control.ActionStart, api.ActionRequest{Names: []string{"api"}, Wait: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -548,7 +541,7 @@ func TestStartFailsEarly(t *testing.T) {
 			l := newLifecycle(inst("api", api.StateStopped))
 			l.b.StartFunc = l.Action(starting, tc.later)
 			c, _ := serve(t, l.b)
-			_, err := c.Do(testCtx(t), control.ActionStart, api.ActionRequest{Names: []string{"api"}, Wait: true, Timeout: "1m"})
+			_, err := c.Do(controltest.Context(t), control.ActionStart, api.ActionRequest{Names: []string{"api"}, Wait: true, Timeout: "1m"})
 			remoteErr(t, err, http.StatusConflict, tc.want)
 		})
 	}
@@ -561,7 +554,7 @@ func TestStartTimesOut(t *testing.T) {
 		st.Reason = "nothing listens on 127.0.0.1:3000 yet"
 	}, nil)
 	c, _ := serve(t, l.b)
-	_, err := c.Do(testCtx(t), control.ActionStart, api.ActionRequest{Names: []string{"api"}, Wait: true, Timeout: "50ms"})
+	_, err := c.Do(controltest.Context(t), control.ActionStart, api.ActionRequest{Names: []string{"api"}, Wait: true, Timeout: "50ms"})
 	remoteErr(t, err, http.StatusGatewayTimeout, "not ready after 50ms: api is starting: nothing listens on 127.0.0.1:3000 yet")
 }
 
@@ -569,7 +562,7 @@ func TestNoWaitReturnsAtOnce(t *testing.T) {
 	l := newLifecycle(inst("api", api.StateStopped))
 	l.b.StartFunc = l.Action(starting, nil) // never ready
 	c, _ := serve(t, l.b)
-	sts, err := c.Do(testCtx(t), control.ActionStart, api.ActionRequest{Names: []string{"api"}})
+	sts, err := c.Do(controltest.Context(t), control.ActionStart, api.ActionRequest{Names: []string{"api"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -584,7 +577,7 @@ func TestStopWaitsUntilDown(t *testing.T) {
 		func(st *api.Status) { st.State, st.Ready = api.StateStopping, false },
 		func(st *api.Status) { st.State, st.Pid, st.ExitSignal = api.StateStopped, 0, ptr("SIGTERM") })
 	c, _ := serve(t, l.b)
-	sts, err := c.Do(testCtx(t), control.ActionStop, api.ActionRequest{Names: []string{"api", "db"}, Wait: true})
+	sts, err := c.Do(controltest.Context(t), control.ActionStop, api.ActionRequest{Names: []string{"api", "db"}, Wait: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -597,7 +590,7 @@ func TestStopWaitsUntilDown(t *testing.T) {
 	// One that never stops times out, naming it.
 	l.b.StopFunc = l.Action(func(st *api.Status) { st.State, st.Ready = api.StateStopping, false }, nil)
 	l.Update("api", ready)
-	_, err = c.Do(testCtx(t), control.ActionStop, api.ActionRequest{Names: []string{"api"}, Wait: true, Timeout: "30ms"})
+	_, err = c.Do(controltest.Context(t), control.ActionStop, api.ActionRequest{Names: []string{"api"}, Wait: true, Timeout: "30ms"})
 	remoteErr(t, err, http.StatusGatewayTimeout, "not stopped after 30ms: api is stopping")
 }
 
@@ -610,7 +603,7 @@ func TestRestartWaitsForTheNewInstance(t *testing.T) {
 		return nil
 	}
 	c, _ := serve(t, l.b)
-	sts, err := c.Do(testCtx(t), control.ActionRestart, api.ActionRequest{Names: []string{"api"}, Wait: true})
+	sts, err := c.Do(controltest.Context(t), control.ActionRestart, api.ActionRequest{Names: []string{"api"}, Wait: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -625,7 +618,7 @@ func TestWait(t *testing.T) {
 	l := newLifecycle(inst("api", api.StateStarting), inst("db", api.StateRunning),
 		inst("old", api.StateStopped), stoppedByRequest)
 	c, _ := serve(t, l.b)
-	ctx := testCtx(t)
+	ctx := controltest.Context(t)
 
 	// With no names: everything but what is stopped by request.
 	done := make(chan error, 1)
@@ -667,7 +660,7 @@ func TestWaitPollsWhenEventsAreMissed(t *testing.T) {
 		return []api.Status{inst("api", api.StateRunning)}, nil
 	}}
 	path := controltest.Serve(t, &control.Server{Backend: b, PollInterval: 5 * time.Millisecond})
-	if _, err := control.NewClient(path).Do(testCtx(t), control.ActionWait, api.ActionRequest{Names: []string{"api"}}); err != nil {
+	if _, err := control.NewClient(path).Do(controltest.Context(t), control.ActionWait, api.ActionRequest{Names: []string{"api"}}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -675,6 +668,6 @@ func TestWaitPollsWhenEventsAreMissed(t *testing.T) {
 func TestWaitDefaultTimeout(t *testing.T) {
 	b := controltest.NewStore(inst("api", api.StateStarting)).Backend()
 	path := controltest.Serve(t, &control.Server{Backend: b, WaitTimeout: 20 * time.Millisecond})
-	_, err := control.NewClient(path).Do(testCtx(t), control.ActionWait, api.ActionRequest{Names: []string{"api"}})
+	_, err := control.NewClient(path).Do(controltest.Context(t), control.ActionWait, api.ActionRequest{Names: []string{"api"}})
 	remoteErr(t, err, http.StatusGatewayTimeout, "not ready after 20ms: api is starting")
 }

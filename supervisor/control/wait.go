@@ -224,14 +224,12 @@ func describe(st api.Status) string {
 	if st.State == api.StateRunning && !st.Ready {
 		s += ", not ready"
 	}
-	exited := st.State == api.StateBackoff || st.State == api.StateExited || st.State == api.StateFatal
-	switch {
-	case st.Reason != "":
-		s += ": " + st.Reason
-	case exited && st.ExitSignal != nil:
-		s += ": killed by " + *st.ExitSignal
-	case exited && st.ExitCode != nil:
-		s += fmt.Sprintf(": exited %d", *st.ExitCode)
+	detail := st.Reason
+	if detail == "" && (st.State == api.StateBackoff || st.State == api.StateExited || st.State == api.StateFatal) {
+		detail = api.ExitText(st.ExitCode, st.ExitSignal)
+	}
+	if detail != "" {
+		s += ": " + detail
 	}
 	return s
 }

@@ -93,6 +93,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return nil
 	case errors.As(err, &unreachable):
 		return fmt.Errorf("%w (is supd running? set --socket or $SUPD_SOCKET)", err)
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		return errors.New("interrupted")
 	case errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("supd did not answer in time: %w", err)
 	}

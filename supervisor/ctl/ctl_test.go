@@ -19,13 +19,6 @@ import (
 	"github.com/sup-sh/sup/supervisor/ctl"
 )
 
-func testCtx(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 func ptr[T any](v T) *T { return &v }
 
 // fleet is a realistic set of instances.
@@ -77,7 +70,7 @@ func (r result) want(t *testing.T, code int, errContains string) {
 
 func TestStatusTable(t *testing.T) {
 	path := supd(t, controltest.NewStore(fleet()...).Backend())
-	r := supctl(testCtx(t), "--socket", path, "status")
+	r := supctl(controltest.Context(t), "--socket", path, "status")
 	r.want(t, 0, "")
 	want := `NAME    STATE     READY  PID   UPTIME  RESTARTS  LISTEN                             CPU   MEM      LAST EXIT
 api:0   running   yes    4242  3m12s   1         127.0.0.1:3000,unix:/run/api.sock  0.4%  12.3MiB  1
@@ -94,7 +87,7 @@ worker  stopped   no     -     -       0         -                              
 func TestStatusJSON(t *testing.T) {
 	path := supd(t, controltest.NewStore(fleet()...).Backend())
 	// --socket after the command, and names.
-	r := supctl(testCtx(t), "status", "api:1", "worker", "--json", "--socket", path)
+	r := supctl(controltest.Context(t), "status", "api:1", "worker", "--json", "--socket", path)
 	r.want(t, 0, "")
 	var got []map[string]any
 	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
@@ -130,7 +123,7 @@ func TestStatusJSON(t *testing.T) {
 
 func TestStatusEmptyJSONIsArray(t *testing.T) {
 	path := supd(t, controltest.NewStore().Backend())
-	r := supctl(testCtx(t), "--socket", path, "status", "--json")
+	r := supctl(controltest.Context(t), "--socket", path, "status", "--json")
 	r.want(t, 0, "")
 	if strings.TrimSpace(r.stdout) != "[]" {
 		t.Errorf("stdout = %q, want []", r.stdout)
@@ -139,17 +132,17 @@ func TestStatusEmptyJSONIsArray(t *testing.T) {
 
 func TestUnknownName(t *testing.T) {
 	path := supd(t, controltest.NewStore(fleet()...).Backend())
-	r := supctl(testCtx(t), "--socket", path, "status", "apu")
+	r := supctl(controltest.Context(t), "--socket", path, "status", "apu")
 	r.want(t, 1, `no process named "apu" (known: api, worker)`)
 }
 
 func TestSocketFromEnvironment(t *testing.T) {
 	path := supd(t, controltest.NewStore(fleet()...).Backend())
-	r := supctlEnv(testCtx(t), map[string]string{"SUPD_SOCKET": path}, "status")
+	r := supctlEnv(controltest.Context(t), map[string]string{"SUPD_SOCKET": path}, "status")
 	r.want(t, 0, "")
 	// --socket wins over $SUPD_SOCKET.
 	missing := filepath.Join(t.TempDir(), "none.sock")
-	r = supctlEnv(testCtx(t), map[string]string{"SUPD_SOCKET": path}, "status", "--socket", missing)
+	r = supctlEnv(controltest.Context(t), map[string]string{"SUPD_SOCKET": path}, "status", "--socket", missing)
 	r.want(t, 3, missing)
 }
 
@@ -161,10 +154,10 @@ func TestUnreachable(t *testing.T) {
 		{"--socket", missing, "events"},
 		{"--socket", missing, "logs", "-f", "api"},
 	} {
-		r := supctl(testCtx(t), args...)
+		r := supctl(controltest.Context(t), args...)
 		r.want(t, 3, "cannot reach supd at "+missing+": connect: no such file or directory (is supd running? set --socket or $SUPD_SOCKET)")
 	}
-	r := supctlEnv(testCtx(t), map[string]string{"SUPD_SOCKET": missing}, "status")
+	r := supctlEnv(controltest.Context(t), map[string]string{"SUPD_SOCKET": missing}, "status")
 	r.want(t, 3, missing)
 }
 
@@ -183,7 +176,7 @@ func TestActions(t *testing.T) {
 			st.State, st.Pid, st.ExitCode, st.Reason = api.StateFatal, 0, ptr(1), "exited 1 before binding"
 		})
 	path := supd(t, b)
-	ctx := testCtx(t)
+	ctx := controltest.Context(t)
 
 	r := supctl(ctx, "--socket", path, "start", "worker")
 	r.want(t, 0, "")
@@ -210,7 +203,7 @@ func TestActions(t *testing.T) {
 func TestWait(t *testing.T) {
 	store := controltest.NewStore(fleet()...)
 	path := supd(t, store.Backend())
-	ctx := testCtx(t)
+	ctx := controltest.Context(t)
 
 	// api:1 is starting: the wait ends when it is ready; worker, stopped by
 	// request, is not waited for.
@@ -232,6 +225,26 @@ func TestWait(t *testing.T) {
 	r.want(t, 1, "not ready after 30ms: api:1 is backoff: exited 1")
 }
 
+func TestWaitInterrupted(t *testing.T) {
+	store := controltest.NewStore(fleet()...)
+	path := supd(t, store.Backend())
+	ctx := controltest.Context(t)
+
+	ictx, interrupt := context.WithCancel(ctx)
+	done := make(chan result, 1)
+	go func() { done <- supctl(ictx, "--socket", path, "wait", "api:1") }()
+	if err := store.WaitSubscribers(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	interrupt() // Ctrl-C: a failure, said plainly
+	select {
+	case r := <-done:
+		r.want(t, 1, "interrupted")
+	case <-ctx.Done():
+		t.Fatal("wait did not end when interrupted")
+	}
+}
+
 func TestReload(t *testing.T) {
 	store := controltest.NewStore(fleet()...)
 	b := store.Backend()
@@ -245,7 +258,7 @@ func TestReload(t *testing.T) {
 		return nil
 	}
 	path := supd(t, b)
-	ctx := testCtx(t)
+	ctx := controltest.Context(t)
 
 	r := supctl(ctx, "--socket", path, "reload")
 	r.want(t, 1, "bad config, nothing reloaded")
@@ -279,13 +292,27 @@ func TestWhy(t *testing.T) {
 	}
 	b := controltest.NewStore(fleet()...).Backend()
 	b.WhyFunc = func(_ context.Context, name string) (api.Why, error) {
-		if name == "api:0" {
+		switch name {
+		case "api:0":
 			return api.Why{Status: fleet()[0], Checks: []api.Check{{Question: "running", OK: true, Answer: "pid 4242"}}}, nil
+		case "web":
+			return api.Why{
+				Status:    api.Status{Name: "web", State: api.StateBackoff, Reason: "exited 1 before binding"},
+				LastExit:  "exited 1 at 21:59:24 after 121ms",
+				LastLines: []api.LogLine{{Line: "OSError: [Errno 98] Address already in use"}},
+				Probe:     "127.0.0.1:18000 is held by pid 21998 (python3)",
+				Checks: []api.Check{
+					{Question: "running", Answer: "backoff: exited 1 before binding"},
+					{Question: "matches config", Answer: "config says tcp:127.0.0.1:18000"},
+					{Question: "last exit", Answer: "exited 1 at 21:59:24 after 121ms"},
+					{Question: "last probe", Answer: "127.0.0.1:18000 is held by pid 21998 (python3)"},
+				},
+			}, nil
 		}
 		return why, nil
 	}
 	path := supd(t, b)
-	ctx := testCtx(t)
+	ctx := controltest.Context(t)
 
 	r := supctl(ctx, "--socket", path, "why", "api:1")
 	r.want(t, 1, "api:1 is not ready")
@@ -306,6 +333,21 @@ func TestWhy(t *testing.T) {
 	r.want(t, 0, "")
 	if want := "api:0  running, ready\n  ✓ running        pid 4242\n"; r.stdout != want {
 		t.Errorf("why:\n%q\nwant:\n%q", r.stdout, want)
+	}
+
+	// Checks that already say the last exit and probe, as supd's do: not
+	// repeated; the output lines go below the last exit.
+	r = supctl(ctx, "--socket", path, "why", "web")
+	r.want(t, 1, "web is not ready")
+	want = `web  backoff, not ready: exited 1 before binding
+  ✗ running         backoff: exited 1 before binding
+  ✗ matches config  config says tcp:127.0.0.1:18000
+  ✗ last exit       exited 1 at 21:59:24 after 121ms
+    | OSError: [Errno 98] Address already in use
+  ✗ last probe      127.0.0.1:18000 is held by pid 21998 (python3)
+`
+	if r.stdout != want {
+		t.Errorf("why:\n%s\nwant:\n%s", r.stdout, want)
 	}
 
 	r = supctl(ctx, "--socket", path, "why", "api:0", "--json")
@@ -342,7 +384,7 @@ func TestLogs(t *testing.T) {
 		return ch, nil
 	}
 	path := supd(t, b)
-	ctx := testCtx(t)
+	ctx := controltest.Context(t)
 
 	r := supctl(ctx, "--socket", path, "logs", "api")
 	r.want(t, 0, "")
@@ -389,7 +431,7 @@ func TestEvents(t *testing.T) {
 		return ch
 	}
 	path := supd(t, b)
-	ctx := testCtx(t)
+	ctx := controltest.Context(t)
 
 	r := supctl(ctx, "--socket", path, "events")
 	r.want(t, 0, "")
@@ -419,7 +461,7 @@ func TestEvents(t *testing.T) {
 }
 
 func TestUsageErrors(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := controltest.Context(t)
 	for _, tc := range []struct {
 		args  []string
 		err   string
@@ -451,7 +493,7 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestHelp(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := controltest.Context(t)
 	for _, tc := range []struct {
 		args []string
 		want string

@@ -39,14 +39,12 @@ func writeEvent(w io.Writer, e api.Event) error {
 	if e.Ready {
 		b.WriteString(" ready")
 	}
-	exited := e.State == api.StateBackoff || e.State == api.StateExited || e.State == api.StateFatal
-	switch {
-	case e.Reason != "":
-		b.WriteString(": " + e.Reason)
-	case exited && e.ExitSignal != nil:
-		b.WriteString(": killed by " + *e.ExitSignal)
-	case exited && e.ExitCode != nil:
-		fmt.Fprintf(&b, ": exited %d", *e.ExitCode)
+	detail := e.Reason
+	if detail == "" && (e.State == api.StateBackoff || e.State == api.StateExited || e.State == api.StateFatal) {
+		detail = api.ExitText(e.ExitCode, e.ExitSignal)
+	}
+	if detail != "" {
+		b.WriteString(": " + detail)
 	}
 	b.WriteByte('\n')
 	_, err := io.WriteString(w, b.String())

@@ -45,34 +45,48 @@ func (c *WhyCommand) Run(ctx context.Context, args []string) error {
 //	  last exit        exited 1 at 12:01:02 after 2.1s
 //	    | Error: listen EADDRINUSE ...
 //	  last probe       tcp 127.0.0.1:3000: connection refused
+//
+// The last exit and the last probe get a line of their own unless a check
+// already says the same; the last output lines go below the last exit.
 func writeWhy(w io.Writer, why api.Why) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s  %s\n", why.Status.Name, stateSummary(why.Status))
 	width := 14
 	for _, c := range why.Checks {
-		width = max(width, utf8.RuneCountInString(c.Question))
+		width = max(width, utf8.RuneCountInString(c.Question)+1)
 	}
+	lastLines := func() {
+		for _, l := range why.LastLines {
+			fmt.Fprintf(&b, "    | %s\n", l.Line)
+		}
+	}
+	exitShown, probeShown := false, false
 	for _, c := range why.Checks {
 		mark := "✗"
 		if c.OK {
 			mark = "✓"
 		}
 		fmt.Fprintf(&b, "  %s %s %s\n", mark, pad(c.Question, width), c.Answer)
+		if why.LastExit != "" && c.Answer == why.LastExit && !exitShown {
+			exitShown = true
+			lastLines()
+		}
+		probeShown = probeShown || c.Answer == why.Probe
 	}
 	// Labels start where the marks do.
 	label := func(name, value string) {
 		fmt.Fprintln(&b, strings.TrimRight("  "+pad(name, width+2)+" "+value, " "))
 	}
 	switch {
+	case exitShown:
 	case why.LastExit != "":
 		label("last exit", why.LastExit)
+		lastLines()
 	case len(why.LastLines) > 0:
 		label("recent output", "")
+		lastLines()
 	}
-	for _, l := range why.LastLines {
-		fmt.Fprintf(&b, "    | %s\n", l.Line)
-	}
-	if why.Probe != "" {
+	if why.Probe != "" && !probeShown {
 		label("last probe", why.Probe)
 	}
 	_, err := io.WriteString(w, b.String())

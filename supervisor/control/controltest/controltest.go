@@ -240,6 +240,14 @@ func (s *Store) notifyLocked() {
 	s.changed = make(chan struct{})
 }
 
+// Context returns a context that ends when the test does or after 10s,
+// to bound every wait of a test.
+func Context(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 // Serve serves srv on a socket in a fresh temporary directory until the
 // test ends, and returns the socket's path. srv.Log may be left zero.
 func Serve(t testing.TB, srv *control.Server) string {

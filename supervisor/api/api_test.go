@@ -1,0 +1,37 @@
+package api
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestStatusJSONListeningNeverNull(t *testing.T) {
+	for _, v := range []any{Status{Name: "api"}, &Status{Name: "api"}, Why{}} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), `"listening":[]`) || strings.Contains(string(b), `"listening":null`) {
+			t.Errorf("%T encodes as %s", v, b)
+		}
+	}
+}
+
+func TestExitText(t *testing.T) {
+	one, sig := 1, "SIGKILL"
+	for _, tc := range []struct {
+		code *int
+		sig  *string
+		want string
+	}{
+		{nil, nil, ""},
+		{&one, nil, "exited 1"},
+		{nil, &sig, "killed by SIGKILL"},
+		{&one, &sig, "killed by SIGKILL"},
+	} {
+		if got := ExitText(tc.code, tc.sig); got != tc.want {
+			t.Errorf("ExitText = %q, want %q", got, tc.want)
+		}
+	}
+}

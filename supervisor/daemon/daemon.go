@@ -80,11 +80,17 @@ func Main(args []string, stdout, stderr *os.File) int {
 	load := func() (*config.Config, error) { return config.Load(o.paths...) }
 	cfg, err := load()
 	if err != nil {
-		fmt.Fprint(stderr, err)
+		fmt.Fprintln(stderr, err)
 		return exitConfig
 	}
+	if cfg.Warnings != nil {
+		fmt.Fprintln(stderr, cfg.Warnings)
+	}
 	if o.check {
-		cfg.Describe(stdout)
+		if err := cfg.Describe(stdout); err != nil {
+			fmt.Fprintln(stderr, "supd:", err)
+			return exitConfig
+		}
 		return exitOK
 	}
 	out := output.NewWriter(stderr)
@@ -117,12 +123,22 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 		return exitConfig
 	}
 	notifier := newNotifier(log)
+	// The HTTP endpoint reads sup, and sup reports ready times to it: it is
+	// built from sup below, before sup.Run makes the first report.
+	var http *endpoint
 	sup := supervisor.New(cfg, supervisor.Options{
 		Log: log, Output: out, Reload: load, Notify: notifier.summary,
+		OnReady: func(process string, instance int, d time.Duration) { http.observeReady(process, instance, d) },
 	})
 
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
+	http, err = startEndpoint(ctx, cfg.Supervisor.HTTP, sup, log)
+	if err != nil {
+		ln.Close() // removes the control socket file
+		log.Error().Err(err).Msg("cannot open the HTTP endpoint; nothing started")
+		return exitConfig
+	}
 	signals := make(chan os.Signal, 16)
 	signal.Notify(signals, handledSignals...)
 	defer signal.Stop(signals)
@@ -134,20 +150,13 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 			log.Error().Err(err).Msg("control socket failed")
 		}
 	}()
-	endpoint, err := startEndpoint(ctx, cfg.Supervisor.HTTP, sup, log)
-	if err != nil {
-		log.Error().Err(err).Msg("cannot open the HTTP endpoint; nothing started")
-		return exitConfig
-	}
 	go notifier.watchdog(ctx, sup)
 	go handleSignals(ctx, signals, sup, shutdown, notifier, log)
 
 	log.Info().Str("socket", cfg.Supervisor.Socket).Int("processes", len(cfg.Processes)).Int("pid", os.Getpid()).Msg("supd started")
 	code := sup.Run(runCtx)
 	stop()
-	if endpoint != nil {
-		endpoint.wait()
-	}
+	http.wait()
 	return code
 }
 

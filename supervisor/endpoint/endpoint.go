@@ -174,26 +174,13 @@ func (e *Endpoint) health(ctx context.Context) error {
 	return nil
 }
 
-// describe is one line about a not-ready instance:
-// "api:1 starting: nothing listening yet (up 2.1s)".
+// describe is one line about an instance: its name, state and reason, as
+// in "api:1 starting: nothing listening yet (starting 2.1s)".
 func describe(st api.Status) string {
-	var b strings.Builder
-	b.WriteString(st.Name + " " + st.State)
-	if st.Reason != "" && st.Reason != st.State {
-		b.WriteString(": " + st.Reason)
+	if st.Reason == "" {
+		return st.Name + " " + st.State
 	}
-	if st.Pid != 0 && st.UptimeMs > 0 {
-		b.WriteString(" (up " + roundUptime(time.Duration(st.UptimeMs)*time.Millisecond).String() + ")")
-	}
-	return b.String()
-}
-
-// roundUptime keeps a duration readable: 2.1s, 4m12s.
-func roundUptime(d time.Duration) time.Duration {
-	if d < time.Minute {
-		return d.Round(100 * time.Millisecond)
-	}
-	return d.Round(time.Second)
+	return st.Name + " " + st.State + ": " + st.Reason
 }
 
 func writeText(w http.ResponseWriter, code int, body string) {

@@ -51,9 +51,9 @@ func ready(name string, instance int) api.Status {
 		State: api.StateRunning, Ready: true, Pid: 100 + instance, UptimeMs: 60_000}
 }
 
-func starting(name string, instance int, reason string, uptime time.Duration) api.Status {
+func starting(name string, instance int, reason string) api.Status {
 	st := ready(name, instance)
-	st.State, st.Ready, st.Reason, st.UptimeMs = api.StateStarting, false, reason, uptime.Milliseconds()
+	st.State, st.Ready, st.Reason, st.UptimeMs = api.StateStarting, false, reason, 2100
 	return st
 }
 
@@ -128,10 +128,10 @@ func TestReadyz(t *testing.T) {
 		},
 		{
 			name: "one starting",
-			src: table(ready("api:0", 0), starting("api:1", 1, "nothing listening yet", 2100*time.Millisecond),
+			src: table(ready("api:0", 0), starting("api:1", 1, "nothing listening yet (starting 2.1s)"),
 				ready("worker", 0)),
 			wantCode: http.StatusServiceUnavailable,
-			wantBody: "api:1 starting: nothing listening yet (up 2.1s)\n",
+			wantBody: "api:1 starting: nothing listening yet (starting 2.1s)\n",
 		},
 		{
 			name: "every one not ready is listed",
@@ -312,7 +312,7 @@ func hasLabels(m *dto.Metric, want map[string]string) bool {
 
 func TestMetrics(t *testing.T) {
 	startedAt := time.Unix(1_700_000_000, 500_000_000)
-	api1 := starting("api:1", 1, "nothing listening yet", time.Second)
+	api1 := starting("api:1", 1, "nothing listening yet")
 	api1.Restarts, api1.MemoryBytes, api1.CPUPercent, api1.StartedAt = 3, 42<<20, 12.5, &startedAt
 	var calls atomic.Int32
 	src := &fakeSource{StatusFunc: func(context.Context, []string) ([]api.Status, error) {

@@ -52,7 +52,10 @@ func (s *Supervisor) status(i *instance) api.Status {
 		Name: i.spec.Name, Process: i.spec.Process, Instance: i.spec.Instance,
 		State: i.state.String(), Ready: i.ready, Pid: i.pid, Restarts: i.restarts(),
 		ExitCode: code, ExitSignal: sig, Reason: i.reason, Listening: []string{},
-		Critical: i.spec.Critical,
+		Critical: i.spec.Critical, Desired: api.DesiredRunning,
+	}
+	if i.stoppedByRequest {
+		st.Desired = api.DesiredStopped
 	}
 	for _, a := range expected(i.spec.Ready) {
 		st.Expect = append(st.Expect, a.String())

@@ -120,6 +120,7 @@ func (s *Supervisor) Run(ctx context.Context) int {
 			done = nil
 			s.beginShutdown(0, "supd was asked to stop")
 		}
+		s.launchWaiting()
 		s.notifySummary()
 		if s.shutdown != nil && s.shutdown.complete(s) {
 			s.shutdown.timer.Stop()
@@ -217,7 +218,8 @@ func (s *Supervisor) processDown(name string) bool {
 }
 
 // launchWaiting spawns every instance that was waiting for its
-// dependencies and may go now.
+// dependencies and may go now, and refreshes the reason of those that
+// still wait. The loop runs it after every message.
 func (s *Supervisor) launchWaiting() {
 	if s.shutdown != nil {
 		return

@@ -1,0 +1,27 @@
+# make test: what CI runs (.ci/run). Installs what the tests need and is
+# missing (nginx, for the nginx example's end-to-end test), then vets and
+# runs every test with the race detector.
+GO ?= go
+
+.PHONY: test deps vet bench build
+
+test: deps vet
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+deps:
+	@command -v nginx >/dev/null 2>&1 || command -v /usr/sbin/nginx >/dev/null 2>&1 || \
+		{ echo "installing nginx for the end-to-end tests"; \
+		  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null || \
+		  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
+
+vet:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+		if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+build:
+	$(GO) build -o bin/ ./cmd/supd ./cmd/supctl
+
+# Benchmarks (figures in the README). Not part of `make test`.
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./...

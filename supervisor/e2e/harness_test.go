@@ -1,0 +1,287 @@
+// Package e2e tests supd and supctl as a user runs them: real binaries, a
+// real config file, real child processes and sockets.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sup-sh/sup/supervisor/api"
+)
+
+// bin holds the binaries built once for all tests: supd, supctl, testapp.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sup-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = dir
+	build := exec.Command("go", "build", "-race", "-o", dir+"/",
+		"github.com/sup-sh/sup/cmd/supd", "github.com/sup-sh/sup/cmd/supctl",
+		"github.com/sup-sh/sup/supervisor/internal/testapp")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building binaries:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// syncBuffer is a bytes.Buffer safe for the writer goroutine of os/exec.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// supd is one running supd under test.
+type supd struct {
+	t      *testing.T
+	dir    string
+	socket string
+	cmd    *exec.Cmd
+	out    *syncBuffer // stdout and stderr (supd's log)
+	done   chan struct{}
+	code   int
+}
+
+// config renders an HCL body for a test: it gets a supervisor block with a
+// socket in the test's dir, and {{dir}} and {{app}} are replaced.
+func config(dir, body string) string {
+	r := strings.NewReplacer("{{dir}}", dir, "{{app}}", filepath.Join(bin, "testapp"))
+	return fmt.Sprintf("supervisor {\n  socket = %q\n  shutdown_timeout = \"20s\"\n}\n%s", filepath.Join(dir, "supd.sock"), r.Replace(body))
+}
+
+// startSupd writes the config and starts supd on it, waiting until its
+// control socket answers.
+func startSupd(t *testing.T, body string, extraEnv ...string) *supd {
+	t.Helper()
+	s := launchSupd(t, body, extraEnv...)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, code := s.ctl("status", "--json"); code == 0 {
+			return s
+		}
+		select {
+		case <-s.done:
+			t.Fatalf("supd exited %d before answering:\n%s", s.code, s.out)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("supd did not answer on its socket:\n%s", s.out)
+		}
+	}
+}
+
+// launchSupd starts supd without waiting for it.
+func launchSupd(t *testing.T, body string, extraEnv ...string) *supd {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "sup.hcl")
+	if err := os.WriteFile(path, []byte(config(dir, body)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := &supd{t: t, dir: dir, socket: filepath.Join(dir, "supd.sock"), out: &syncBuffer{}, done: make(chan struct{})}
+	s.cmd = exec.Command(filepath.Join(bin, "supd"), "--log-format", "json", path)
+	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
+	s.cmd.Env = append(os.Environ(), extraEnv...)
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		s.cmd.Wait()
+		s.code = s.cmd.ProcessState.ExitCode()
+		close(s.done)
+	}()
+	t.Cleanup(func() {
+		s.terminate(30 * time.Second)
+		if t.Failed() {
+			t.Logf("supd output:\n%s", s.out)
+		}
+	})
+	return s
+}
+
+// terminate sends SIGTERM to supd and waits for it to exit; after d, it
+// kills supd's whole process group.
+func (s *supd) terminate(d time.Duration) int {
+	select {
+	case <-s.done:
+		return s.code
+	default:
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(d):
+		s.t.Errorf("supd did not exit within %s of SIGTERM", d)
+		syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		<-s.done
+	}
+	return s.code
+}
+
+// ctl runs supctl against this supd and returns its stdout and exit code.
+func (s *supd) ctl(args ...string) (string, int) {
+	s.t.Helper()
+	cmd := exec.Command(filepath.Join(bin, "supctl"), append([]string{"--socket", s.socket}, args...)...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			s.t.Fatalf("supctl: %v", err)
+		}
+		code = ee.ExitCode()
+	}
+	return out.String() + errb.String(), code
+}
+
+// status returns the status of every instance, by name.
+func (s *supd) status() map[string]api.Status {
+	s.t.Helper()
+	out, code := s.ctl("status", "--json")
+	if code != 0 {
+		s.t.Fatalf("supctl status --json: exit %d: %s", code, out)
+	}
+	var sts []api.Status
+	if err := json.Unmarshal([]byte(out), &sts); err != nil {
+		s.t.Fatalf("status JSON: %v\n%s", err, out)
+	}
+	m := make(map[string]api.Status, len(sts))
+	for _, st := range sts {
+		m[st.Name] = st
+	}
+	return m
+}
+
+// waitFor polls the status of name until ok holds, failing after d.
+func (s *supd) waitFor(name string, d time.Duration, what string, ok func(api.Status) bool) api.Status {
+	s.t.Helper()
+	deadline := time.Now().Add(d)
+	var st api.Status
+	for time.Now().Before(deadline) {
+		st = s.status()[name]
+		if ok(st) {
+			return st
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.t.Fatalf("%s: not %s within %s; last status: %+v", name, what, d, st)
+	return st
+}
+
+func (s *supd) waitReady(name string) api.Status {
+	s.t.Helper()
+	return s.waitFor(name, 20*time.Second, "ready", func(st api.Status) bool { return st.Ready })
+}
+
+func (s *supd) waitState(name, state string) api.Status {
+	s.t.Helper()
+	return s.waitFor(name, 20*time.Second, state, func(st api.Status) bool { return st.State == state })
+}
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// alive reports whether pid exists and is not a zombie.
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || !strings.HasPrefix(s[i+1:], " Z")
+}
+
+// childrenOf lists the pids whose parent is pid.
+func childrenOf(pid int) []int {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	var out []int
+	for _, f := range strings.Fields(string(b)) {
+		n, _ := strconv.Atoi(f)
+		out = append(out, n)
+	}
+	return out
+}
+
+// eventually polls cond until it holds, failing after d.
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not %s within %s", what, d)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// events streams supd's events into a channel until the test ends.
+func (s *supd) events() <-chan api.Event {
+	s.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s.t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "supctl"), "--socket", s.socket, "events", "--json")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	ch := make(chan api.Event, 1024)
+	go func() {
+		defer cmd.Wait()
+		dec := json.NewDecoder(stdout)
+		for {
+			var e api.Event
+			if err := dec.Decode(&e); err != nil {
+				close(ch)
+				return
+			}
+			ch <- e
+		}
+	}()
+	return ch
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/sup-sh/sup/supervisor/api"
 	"github.com/sup-sh/sup/supervisor/control"
@@ -36,10 +37,11 @@ func (c *ActionCommand) Run(ctx context.Context, args []string) error {
 		return c.usageError(errors.New("--timeout must be positive"))
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, *timeout+callTimeout)
+	deadline := time.Now().Add(*timeout)
+	ctx, cancel := context.WithDeadline(ctx, deadline.Add(callTimeout))
 	defer cancel()
 	req := api.ActionRequest{Names: names, Wait: !*noWait, Timeout: timeout.String()}
-	sts, err := c.client().Do(ctx, c.action, req)
+	sts, err := c.do(ctx, req, deadline)
 	if remote := (*control.RemoteError)(nil); errors.As(err, &remote) && remote.Diagnostics != "" {
 		io.WriteString(c.stderr, strings.TrimRight(remote.Diagnostics, "\n")+"\n")
 	}
@@ -47,4 +49,31 @@ func (c *ActionCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	return writeStatus(c.stdout, sts)
+}
+
+// retryInterval is how often `wait` tries to reach a supd not up yet.
+const retryInterval = 100 * time.Millisecond
+
+// do sends req. For `wait`, it also waits for supd itself: while the
+// socket cannot be reached, it tries again until deadline, so that
+// `supd & supctl wait` works.
+func (c *ActionCommand) do(ctx context.Context, req api.ActionRequest, deadline time.Time) ([]api.Status, error) {
+	client := c.client()
+	for {
+		sts, err := client.Do(ctx, c.action, req)
+		var unreachable *control.UnreachableError
+		if c.action != control.ActionWait || !errors.As(err, &unreachable) {
+			return sts, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(retryInterval):
+		}
+		remaining := time.Until(deadline)
+		if remaining <= 0 {
+			return nil, err
+		}
+		req.Timeout = remaining.String()
+	}
 }

@@ -52,7 +52,8 @@ removed ones, roll changed ones. A bad config changes nothing: its errors
 are printed and supctl exits 1.`,
 		actionCommand(control.ActionReload)},
 	{"wait", "[--timeout D] [NAME...]", `Wait until processes are ready: with no NAME, every process except those
-stopped by request.`,
+stopped by request. Until supd's socket answers (supd & supctl wait),
+keep trying to reach it.`,
 		actionCommand(control.ActionWait)},
 	{"logs", "[-f] [-n N] NAME", `Print the recent output of a process (all its instances, in time order) or
 an instance, as "NAME | line" (stderr: "NAME ! line"). -f follows it until

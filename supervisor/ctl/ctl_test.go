@@ -58,6 +58,25 @@ func supctlEnv(ctx context.Context, env map[string]string, args ...string) resul
 	return result{stdout.String(), stderr.String(), err, ctl.ExitCode(err)}
 }
 
+// background runs supctl in the background; see await.
+func background(ctx context.Context, args ...string) <-chan result {
+	done := make(chan result, 1)
+	go func() { done <- supctl(ctx, args...) }()
+	return done
+}
+
+// await returns the result of a supctl run in the background.
+func await(t *testing.T, ctx context.Context, done <-chan result) result {
+	t.Helper()
+	select {
+	case r := <-done:
+		return r
+	case <-ctx.Done():
+		t.Fatal("supctl did not end")
+		return result{}
+	}
+}
+
 func (r result) want(t *testing.T, code int, errContains string) {
 	t.Helper()
 	if r.code != code {
@@ -207,18 +226,12 @@ func TestWait(t *testing.T) {
 
 	// api:1 is starting: the wait ends when it is ready; worker, stopped by
 	// request, is not waited for.
-	done := make(chan result, 1)
-	go func() { done <- supctl(ctx, "--socket", path, "wait") }()
+	done := background(ctx, "--socket", path, "wait")
 	if err := store.WaitSubscribers(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
 	store.Update("api:1", func(st *api.Status) { st.State, st.Ready, st.Reason = api.StateRunning, true, "" })
-	select {
-	case r := <-done:
-		r.want(t, 0, "")
-	case <-ctx.Done():
-		t.Fatal("wait did not end")
-	}
+	await(t, ctx, done).want(t, 0, "")
 
 	store.Update("api:1", func(st *api.Status) { st.State, st.Ready, st.Reason = api.StateBackoff, false, "exited 1" })
 	r := supctl(ctx, "--socket", path, "wait", "--timeout", "30ms", "api")
@@ -231,18 +244,38 @@ func TestWaitInterrupted(t *testing.T) {
 	ctx := controltest.Context(t)
 
 	ictx, interrupt := context.WithCancel(ctx)
-	done := make(chan result, 1)
-	go func() { done <- supctl(ictx, "--socket", path, "wait", "api:1") }()
+	done := background(ictx, "--socket", path, "wait", "api:1")
 	if err := store.WaitSubscribers(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
 	interrupt() // Ctrl-C: a failure, said plainly
-	select {
-	case r := <-done:
-		r.want(t, 1, "interrupted")
-	case <-ctx.Done():
-		t.Fatal("wait did not end when interrupted")
+	await(t, ctx, done).want(t, 1, "interrupted")
+}
+
+func TestWaitForSupd(t *testing.T) {
+	ctx := controltest.Context(t)
+	path := filepath.Join(t.TempDir(), "supd.sock")
+
+	// Never up: unreachable, once the timeout has passed.
+	start := time.Now()
+	r := supctl(ctx, "--socket", path, "wait", "--timeout", "300ms")
+	r.want(t, 3, "cannot reach supd at "+path)
+	if took := time.Since(start); took < 300*time.Millisecond {
+		t.Errorf("gave up after %v, before the timeout", took)
 	}
+
+	// Up a little later: the wait goes on against it.
+	done := background(ctx, "--socket", path, "wait", "api:0")
+	ln, err := control.Listen(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &control.Server{Backend: controltest.NewStore(fleet()...).Backend()}
+	sctx, stop := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(sctx, ln) }()
+	defer func() { stop(); <-served }()
+	await(t, ctx, done).want(t, 0, "")
 }
 
 func TestReload(t *testing.T) {
@@ -398,18 +431,12 @@ func TestLogs(t *testing.T) {
 
 	// -f ends, with success, when interrupted.
 	fctx, interrupt := context.WithCancel(ctx)
-	done := make(chan result, 1)
-	go func() { done <- supctl(fctx, "--socket", path, "logs", "-f", "-n", "1", "api") }()
+	done := background(fctx, "--socket", path, "logs", "-f", "-n", "1", "api")
 	if c := <-calls; c != (call{1, true}) {
 		t.Errorf("called with %+v, want -n 1 -f", c)
 	}
 	interrupt()
-	select {
-	case r := <-done:
-		r.want(t, 0, "")
-	case <-ctx.Done():
-		t.Fatal("logs -f did not end when interrupted")
-	}
+	await(t, ctx, done).want(t, 0, "")
 }
 
 func TestEvents(t *testing.T) {

@@ -665,6 +665,18 @@ func TestWaitPollsWhenEventsAreMissed(t *testing.T) {
 	}
 }
 
+func TestSlowActionTimesOut(t *testing.T) {
+	// A rolling reload happens inside Reload: the timeout bounds it too.
+	b := controltest.NewStore(inst("api", api.StateRunning)).Backend()
+	b.ReloadFunc = func(ctx context.Context, _ []string) error {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	c, _ := serve(t, b)
+	_, err := c.Do(controltest.Context(t), control.ActionReload, api.ActionRequest{Names: []string{"api"}, Wait: true, Timeout: "20ms"})
+	remoteErr(t, err, http.StatusGatewayTimeout, "reload not done after 20ms: context deadline exceeded")
+}
+
 func TestWaitDefaultTimeout(t *testing.T) {
 	b := controltest.NewStore(inst("api", api.StateStarting)).Backend()
 	path := controltest.Serve(t, &control.Server{Backend: b, WaitTimeout: 20 * time.Millisecond})

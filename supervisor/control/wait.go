@@ -90,6 +90,9 @@ func (s *Server) act(ctx context.Context, a Action, names []string, wait bool, t
 	}
 	if op.do != nil {
 		if err := op.do(s.Backend, ctx, names); err != nil {
+			if errors.Is(context.Cause(ctx), errTimedOut) { // a backend that acts slowly (a rolling reload)
+				return nil, &waitError{http.StatusGatewayTimeout, fmt.Sprintf("%s not done after %s: %v", a, timeout, err)}
+			}
 			return nil, err
 		}
 	}

@@ -42,6 +42,8 @@ type Source interface {
 const (
 	pingTimeout   = time.Second
 	statusTimeout = 5 * time.Second
+	// shutdownTimeout bounds Serve's graceful shutdown.
+	shutdownTimeout = 5 * time.Second
 )
 
 // Endpoint serves /readyz, /healthz and /metrics from a Source. Create it
@@ -94,20 +96,23 @@ func (e *Endpoint) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       time.Minute,
 		ErrorLog:          log.New(e.log, "endpoint: ", 0),
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
+	// At ctx done: stop accepting, let the requests in flight finish (their
+	// context is ctx, so they end promptly), then force-close what is left.
+	shutdownDone := make(chan struct{})
+	stopShutdown := context.AfterFunc(ctx, func() {
+		defer close(shutdownDone)
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+		defer cancel()
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			e.log.Warn().Err(err).Msg("http endpoint: forced close")
+			_ = srv.Close() // its error is Shutdown's, already reported
+		}
+	})
+	err := srv.Serve(ln) // closes ln when it returns
+	if stopShutdown() {  // ctx is not done: serving failed on its own
 		return fmt.Errorf("http endpoint %s: %w", ln.Addr(), err)
-	case <-ctx.Done():
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		e.log.Warn().Err(err).Msg("http endpoint: forced close")
-		_ = srv.Close() // its error is Shutdown's, already reported
-	}
-	<-errc // http.ErrServerClosed
+	<-shutdownDone
 	return nil
 }
 

@@ -62,18 +62,31 @@ func withState(st api.Status, state string) api.Status {
 	return st
 }
 
-// serve serves e on a loopback port until the test ends and returns its
-// base URL.
-func serve(t *testing.T, e *endpoint.Endpoint) string {
+func withReason(st api.Status, reason string) api.Status {
+	st.Reason = reason
+	return st
+}
+
+// listen opens a loopback port.
+func listen(t *testing.T) net.Listener {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ln
+}
+
+// serving serves e on a loopback port. It returns the address, and stop,
+// which cancels Serve's context and fails the test unless Serve then
+// returns nil within 5s.
+func serving(t *testing.T, e *endpoint.Endpoint) (addr string, stop func()) {
+	t.Helper()
+	ln := listen(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.Serve(ctx, ln) }()
-	t.Cleanup(func() {
+	return ln.Addr().String(), func() {
 		cancel()
 		select {
 		case err := <-done:
@@ -83,8 +96,15 @@ func serve(t *testing.T, e *endpoint.Endpoint) string {
 		case <-time.After(5 * time.Second):
 			t.Error("Serve did not return after its context was cancelled")
 		}
-	})
-	return "http://" + ln.Addr().String()
+	}
+}
+
+// serve serves e until the test ends and returns its base URL.
+func serve(t *testing.T, e *endpoint.Endpoint) string {
+	t.Helper()
+	addr, stop := serving(t, e)
+	t.Cleanup(stop)
+	return "http://" + addr
 }
 
 func start(t *testing.T, src endpoint.Source) (*endpoint.Endpoint, string) {
@@ -113,13 +133,29 @@ func do(t *testing.T, method, url string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
+// textCase is a GET of a text endpoint against a source.
+type textCase struct {
+	name     string
+	src      *fakeSource
+	wantCode int
+	wantBody string
+}
+
+func runTextCases(t *testing.T, path string, tests []textCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, url := start(t, tt.src)
+			code, body := do(t, http.MethodGet, url+path)
+			if code != tt.wantCode || body != tt.wantBody {
+				t.Errorf("GET %s = %d %q, want %d %q", path, code, body, tt.wantCode, tt.wantBody)
+			}
+		})
+	}
+}
+
 func TestReadyz(t *testing.T) {
-	tests := []struct {
-		name     string
-		src      *fakeSource
-		wantCode int
-		wantBody string
-	}{
+	tests := []textCase{
 		{
 			name:     "all ready",
 			src:      table(ready("api:0", 0), ready("api:1", 1), ready("worker", 0)),
@@ -136,7 +172,7 @@ func TestReadyz(t *testing.T) {
 		{
 			name: "every one not ready is listed",
 			src: table(withState(ready("api:0", 0), api.StateBackoff), ready("api:1", 1),
-				func() api.Status { st := withState(ready("db", 0), api.StateFatal); st.Reason = "exited 1"; return st }()),
+				withReason(withState(ready("db", 0), api.StateFatal), "exited 1")),
 			wantCode: http.StatusServiceUnavailable,
 			wantBody: "api:0 backoff\ndb fatal: exited 1\n",
 		},
@@ -161,30 +197,15 @@ func TestReadyz(t *testing.T) {
 			wantBody: "supd is not answering: supd is shutting down\n",
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, url := start(t, tt.src)
-			code, body := do(t, http.MethodGet, url+"/readyz")
-			if code != tt.wantCode || body != tt.wantBody {
-				t.Errorf("GET /readyz = %d %q, want %d %q", code, body, tt.wantCode, tt.wantBody)
-			}
-		})
-	}
+	runTextCases(t, "/readyz", tests)
 }
 
 func TestHealthz(t *testing.T) {
 	critical := func(st api.Status) api.Status { st.Critical = true; return st }
 	fatal := func(st api.Status) api.Status {
-		st = withState(st, api.StateFatal)
-		st.Reason = "command not found"
-		return st
+		return withReason(withState(st, api.StateFatal), "command not found")
 	}
-	tests := []struct {
-		name     string
-		src      *fakeSource
-		wantCode int
-		wantBody string
-	}{
+	tests := []textCase{
 		{
 			name:     "ok",
 			src:      table(ready("api", 0), critical(ready("db", 0))),
@@ -213,15 +234,7 @@ func TestHealthz(t *testing.T) {
 			wantBody: "supd's supervisor loop is not answering: supd is shutting down\n",
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, url := start(t, tt.src)
-			code, body := do(t, http.MethodGet, url+"/healthz")
-			if code != tt.wantCode || body != tt.wantBody {
-				t.Errorf("GET /healthz = %d %q, want %d %q", code, body, tt.wantCode, tt.wantBody)
-			}
-		})
-	}
+	runTextCases(t, "/healthz", tests)
 }
 
 func TestHealthzStuckLoop(t *testing.T) {
@@ -399,8 +412,6 @@ func TestMetricsStatusFails(t *testing.T) {
 }
 
 func TestServeStopsOnCancel(t *testing.T) {
-	// serve's cleanup checks that Serve returns nil promptly; here a
-	// request is in flight while the context is cancelled.
 	block := make(chan struct{})
 	src := table(ready("api", 0))
 	src.PingFunc = func(ctx context.Context) error {
@@ -408,29 +419,32 @@ func TestServeStopsOnCancel(t *testing.T) {
 		<-ctx.Done()
 		return ctx.Err()
 	}
-	e := endpoint.New(src, zerolog.Nop())
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.Serve(ctx, ln) }()
-	go func() {
-		resp, err := client.Get("http://" + ln.Addr().String() + "/healthz")
-		if err == nil {
+	addr, stop := serving(t, endpoint.New(src, zerolog.Nop()))
+	go func() { // in flight while Serve's context is cancelled
+		if resp, err := client.Get("http://" + addr + "/healthz"); err == nil {
 			resp.Body.Close()
 		}
 	}()
 	<-block
+	stop()
+	if _, err := net.Dial("tcp", addr); err == nil {
+		t.Error("the listener is still open after Serve returned")
+	}
+}
+
+func TestServeErrors(t *testing.T) {
+	e := endpoint.New(table(), zerolog.Nop())
+	closed := listen(t)
+	closed.Close()
+	if err := e.Serve(context.Background(), closed); err == nil {
+		t.Error("Serve on a closed listener = nil, want the error")
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Serve = %v, want nil", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Serve did not return after its context was cancelled")
+	ln := listen(t)
+	if err := e.Serve(ctx, ln); err != nil {
+		t.Errorf("Serve with a done context = %v, want nil", err)
 	}
 	if _, err := net.Dial("tcp", ln.Addr().String()); err == nil {
 		t.Error("the listener is still open after Serve returned")

@@ -31,6 +31,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	bin = dir
+	// The binaries are built with -race; its runtime sleeps 1s at exit
+	// by default, which would make every supctl call take a second.
+	os.Setenv("GORACE", "atexit_sleep_ms=0")
 	build := exec.Command("go", "build", "-race", "-o", dir+"/",
 		"github.com/sup-sh/sup/cmd/supd", "github.com/sup-sh/sup/cmd/supctl",
 		"github.com/sup-sh/sup/supervisor/internal/testapp")
@@ -124,6 +127,9 @@ func launchSupd(t *testing.T, body string, extraEnv ...string) *supd {
 	}()
 	t.Cleanup(func() {
 		s.terminate(30 * time.Second)
+		if strings.Contains(s.out.String(), "DATA RACE") {
+			t.Error("the race detector found a data race in supd")
+		}
 		if t.Failed() {
 			t.Logf("supd output:\n%s", s.out)
 		}

@@ -4,17 +4,10 @@ import (
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/sup-sh/sup/supervisor/config"
 )
 
 func TestInspector(t *testing.T) {
-	port := freePort(t)
-	a := startApp(t, appOpts{}, "--listen", "tcp:"+tcpAddr(port))
-	r := newReadiness(t, "api", config.Ready{TCP: tcpAddr(port)})
-	r.Started(a.pid)
-	tree := NewTree(a.pid)
-	waitReady(t, r, tree)
+	a, tree, addr := startReady(t)
 
 	in := NewInspector()
 	for i := range 2 { // the second one measures CPU over the interval
@@ -24,7 +17,7 @@ func TestInspector(t *testing.T) {
 		}
 		u := us[0]
 		if u.RSS <= 0 || u.CPUPercent < 0 || !slices.Equal(u.Pids, []int{a.pid}) ||
-			!slices.Equal(u.Listening, []string{"tcp:" + tcpAddr(port)}) {
+			!slices.Equal(u.Listening, []string{"tcp:" + addr}) {
 			t.Errorf("inspect %d: usage %+v", i, u)
 		}
 		if us[1].RSS != 0 || us[1].Listening != nil || us[1].Pids != nil {

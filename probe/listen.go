@@ -87,13 +87,18 @@ func holdersOf(tab *ProcTable, ls []listener) []Holder {
 	return slices.Compact(hs)
 }
 
-// covering appends to dst the listening sockets that cover t. For a unix
+// covering appends to dst the listening sockets that cover t. A tcp target
+// is first looked up exactly (see diagConn.reachable); only when a listener
+// would take its connections are the listeners on its port dumped. For a unix
 // target the socket file must exist and be a socket; when sock_diag tells
 // each socket's file, it must be the one now at t.path (so a listener whose
 // file was unlinked and replaced does not count, and one bound through a
 // relative path does).
 func (s *sockTable) covering(t target, dst []listener) ([]listener, error) {
 	if !t.unix {
+		if !s.mayCover(t) {
+			return dst, nil
+		}
 		err := s.tcp(t.port, func(l listener) {
 			if l.covers(t) {
 				dst = append(dst, l)

@@ -84,6 +84,19 @@ func (a *app) kill() {
 	}
 }
 
+// startReady starts testapp listening on a free port of 127.0.0.1, with
+// more args, and waits until it is ready there.
+func startReady(t testing.TB, args ...string) (a *app, tree *Tree, addr string) {
+	t.Helper()
+	addr = tcpAddr(freePort(t))
+	r := newReadiness(t, "api", config.Ready{TCP: addr})
+	a = startApp(t, appOpts{}, append([]string{"--listen", "tcp:" + addr}, args...)...)
+	r.Started(a.pid)
+	tree = NewTree(a.pid)
+	waitReady(t, r, tree)
+	return a, tree, addr
+}
+
 // freePort returns a TCP port that was free on 127.0.0.1 a moment ago.
 func freePort(t testing.TB) int {
 	t.Helper()

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/sup-sh/sup/supervisor/config"
 )
 
 func TestParseStat(t *testing.T) {
@@ -81,12 +79,7 @@ func TestTreeOrphan(t *testing.T) {
 	}
 	defer unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
 
-	port := freePort(t)
-	r := newReadiness(t, "api", config.Ready{TCP: tcpAddr(port)})
-	a := startApp(t, appOpts{}, "--fork", "--listen", "tcp:"+tcpAddr(port))
-	r.Started(a.pid)
-	tree := NewTree(a.pid)
-	waitReady(t, r, tree)
+	a, tree, addr := startReady(t, "--fork")
 	tab, _ := ScanProcs()
 	pids := tree.Pids(tab)
 	if len(pids) != 2 {
@@ -121,7 +114,7 @@ func TestTreeOrphan(t *testing.T) {
 		t.Errorf("process-group tree %v, want [%d]", got, child)
 	}
 	ls, err := Listening(tree.Pids(tab))
-	if err != nil || !slices.Equal(ls, []string{"tcp:" + tcpAddr(port)}) {
+	if err != nil || !slices.Equal(ls, []string{"tcp:" + addr}) {
 		t.Errorf("orphan listening %q, %v", ls, err)
 	}
 }

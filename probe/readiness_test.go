@@ -140,12 +140,7 @@ func TestReadyCovering(t *testing.T) {
 }
 
 func TestReadyForkedGrandchild(t *testing.T) {
-	port := freePort(t)
-	r := newReadiness(t, "api", config.Ready{TCP: tcpAddr(port)})
-	a := startApp(t, appOpts{}, "--fork", "--listen", "tcp:"+tcpAddr(port))
-	r.Started(a.pid)
-	tree := NewTree(a.pid)
-	waitReady(t, r, tree)
+	a, tree, _ := startReady(t, "--fork")
 	tab, err := ScanProcs()
 	if err != nil {
 		t.Fatal(err)

@@ -24,9 +24,9 @@ const (
 	unixDiagName  = 0 // UNIX_DIAG_NAME
 	unixDiagVFS   = 1 // UNIX_DIAG_VFS
 
-	sizeofInetDiagMsg   = 72 // struct inet_diag_msg
-	sizeofUnixDiagMsg   = 16 // struct unix_diag_msg
-	sizeofPortFilter    = 16 // the bytecode built by appendPortFilter
+	sizeofInetDiagMsg = 72 // struct inet_diag_msg
+	sizeofUnixDiagMsg = 16 // struct unix_diag_msg
+	sizeofPortFilter  = 16 // the bytecode built by appendPortFilter
 )
 
 // diagConn is a NETLINK_SOCK_DIAG socket with its request and receive
@@ -54,7 +54,7 @@ func (c *diagConn) Close() error { return unix.Close(c.fd) }
 // AF_INET6), only those on port when port is not 0: the kernel filters
 // them, so a port check costs the same with 10,000 other listeners.
 func (c *diagConn) tcp(family uint8, port uint16, fn func(listener)) error {
-	req := c.header()
+	req := c.header(unix.NLM_F_REQUEST | unix.NLM_F_DUMP)
 	req = append(req, family, unix.IPPROTO_TCP, 0, 0)
 	req = binary.NativeEndian.AppendUint32(req, 1<<tcpListen)
 	req = binary.BigEndian.AppendUint16(req, port) // id.idiag_sport: the kernel's own fast filter
@@ -86,6 +86,41 @@ func (c *diagConn) tcp(family uint8, port uint16, fn func(listener)) error {
 	})
 }
 
+// reachable reports whether a TCP listener would accept a connection to
+// addr:port, through an exact sock_diag request: the kernel looks the
+// address up in its listening hash as it would for an incoming SYN
+// (wildcards, dual-stack [::] and IPV6_V6ONLY included), which costs the
+// same however many sockets exist, unlike a dump that walks every bucket.
+// It finds one listener at most: use it to learn that a dump is needed.
+func (c *diagConn) reachable(addr netip.Addr, port uint16) (bool, error) {
+	family := uint8(unix.AF_INET6)
+	if addr.Is4() {
+		family = unix.AF_INET
+	}
+	req := c.header(unix.NLM_F_REQUEST)
+	req = append(req, family, unix.IPPROTO_TCP, 0, 0)
+	req = binary.NativeEndian.AppendUint32(req, 1<<tcpListen)
+	req = binary.BigEndian.AppendUint16(req, port) // idiag_sport
+	req = binary.BigEndian.AppendUint16(req, 0)    // idiag_dport
+	src := addr.As16()
+	if addr.Is4() {
+		src = [16]byte{}
+		copy(src[:], addr.AsSlice())
+	}
+	req = append(req, src[:]...)                                      // idiag_src
+	req = append(req, make([]byte, 16+4)...)                          // idiag_dst, idiag_if
+	req = append(req, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff) // no cookie
+	found := false
+	err := c.exchange(req, func(typ uint16, msg []byte) bool {
+		found = typ == unix.SOCK_DIAG_BY_FAMILY
+		return false
+	})
+	if errors.Is(err, unix.ENOENT) {
+		return false, nil
+	}
+	return found, err
+}
+
 // appendPortFilter appends inet_diag bytecode that keeps sockets whose
 // source port is port: "sport >= port && sport <= port". Each comparison is
 // an op followed by an op whose `no` holds the port; a jump to the end
@@ -113,7 +148,7 @@ type fileID struct{ dev, ino uint64 }
 
 // unix calls fn with every listening unix socket.
 func (c *diagConn) unix(fn func(unixListener)) error {
-	req := c.header()
+	req := c.header(unix.NLM_F_REQUEST | unix.NLM_F_DUMP)
 	req = append(req, unix.AF_UNIX, 0, 0, 0)
 	req = binary.NativeEndian.AppendUint32(req, 1<<tcpListen)
 	req = binary.NativeEndian.AppendUint32(req, 0) // udiag_ino
@@ -158,20 +193,36 @@ func displayUnixName(data []byte) []byte {
 	return data
 }
 
-// header starts a dump request in c.req, with a new sequence number.
-func (c *diagConn) header() []byte {
+// header starts a request in c.req, with a new sequence number.
+func (c *diagConn) header(flags uint16) []byte {
 	c.seq++
 	b := binary.NativeEndian.AppendUint32(c.req[:0], 0) // length, set by dump
 	b = binary.NativeEndian.AppendUint16(b, unix.SOCK_DIAG_BY_FAMILY)
-	b = binary.NativeEndian.AppendUint16(b, unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
+	b = binary.NativeEndian.AppendUint16(b, flags)
 	b = binary.NativeEndian.AppendUint32(b, c.seq)
 	b = binary.NativeEndian.AppendUint32(b, 0)
 	return b
 }
 
-// dump sends req and calls fn with the payload of every reply message until
-// the kernel says the dump is done.
+// dump sends a dump request and calls fn with the payload of every reply
+// message until the kernel says the dump is done.
 func (c *diagConn) dump(req []byte, fn func(msg []byte)) error {
+	err := c.exchange(req, func(typ uint16, msg []byte) bool {
+		if typ == unix.SOCK_DIAG_BY_FAMILY {
+			fn(msg)
+		}
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("sock_diag dump: %w", err)
+	}
+	return nil
+}
+
+// exchange sends req and calls fn with every reply message of its
+// sequence, until fn returns false, or the kernel says done, or an error.
+// An error the kernel answers is returned as a bare unix.Errno.
+func (c *diagConn) exchange(req []byte, fn func(typ uint16, msg []byte) bool) error {
 	binary.NativeEndian.PutUint32(req[0:4], uint32(len(req)))
 	c.req = req
 	if _, err := unix.Write(c.fd, req); err != nil {
@@ -194,19 +245,18 @@ func (c *diagConn) dump(req []byte, fn func(msg []byte)) error {
 			seq := binary.NativeEndian.Uint32(b[8:12])
 			msg := b[unix.NLMSG_HDRLEN:size]
 			b = b[min(nlAlign(size), len(b)):]
-			if seq != c.seq {
-				continue // the tail of an earlier, abandoned dump
-			}
-			switch typ {
-			case unix.NLMSG_DONE, unix.NLMSG_ERROR:
+			switch {
+			case seq != c.seq:
+				continue // the tail of an earlier, abandoned request
+			case typ == unix.NLMSG_DONE || typ == unix.NLMSG_ERROR:
 				if len(msg) >= 4 {
 					if e := int32(binary.NativeEndian.Uint32(msg)); e < 0 {
-						return fmt.Errorf("sock_diag dump: %w", unix.Errno(-e))
+						return unix.Errno(-e) // unwrapped: ENOENT answers a lookup
 					}
 				}
 				return nil
-			case unix.SOCK_DIAG_BY_FAMILY:
-				fn(msg)
+			case !fn(typ, msg):
+				return nil
 			}
 		}
 	}

@@ -145,7 +145,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.healthFile, "health-file", "", "GET /health is 500 while `PATH` exists")
 	fs.BoolVar(&o.ignoreTerm, "ignore-term", false, "ignore SIGTERM")
 	fs.StringVar(&o.termFile, "term-file", "", "append \"PID NANOS\" to `FILE` on SIGTERM")
-	fs.BoolVar(&o.spawnSleeper, "spawn-sleeper", false, "start `sleep 1000` in the same process group")
+	fs.BoolVar(&o.spawnSleeper, "spawn-sleeper", false, "start \"sleep 1000\" in the same process group")
 	fs.IntVar(&o.orphans, "orphans", 0, "double-fork `N` orphans that exit at once")
 	fs.Int64Var(&o.flood, "flood", 0, "write `BYTES` of 100-byte lines to stdout, exit 0")
 	fs.IntVar(&o.lines, "lines", 0, "print `N` numbered lines")
@@ -160,10 +160,12 @@ func parseFlags(args []string) (*options, error) {
 	return o, nil
 }
 
-// run is the serving process. It returns the exit code.
+// run is the serving process. It returns the exit code, unless SIGTERM or
+// --exit-after end the process first.
 func run(o *options) int {
 	terms := make(chan os.Signal, 4)
 	signal.Notify(terms, syscall.SIGTERM)
+	go onTerm(terms, o)
 
 	if o.partialSet {
 		os.Stdout.WriteString(o.partial)
@@ -214,10 +216,17 @@ func run(o *options) int {
 	exitCode := max(o.exitCode, 0)
 	switch {
 	case o.exitAfter > 0:
-		time.AfterFunc(o.exitAfter, func() { os.Exit(exitCode) })
+		time.Sleep(o.exitAfter)
+		return exitCode
 	case o.exitCode >= 0:
 		return exitCode
 	}
+	select {} // serve until SIGTERM
+}
+
+// onTerm handles SIGTERM at any time (during --delay too): it records it in
+// --term-file, then exits 0 unless --ignore-term.
+func onTerm(terms <-chan os.Signal, o *options) {
 	for range terms {
 		if o.termFile != "" {
 			if err := appendLine(o.termFile, fmt.Sprintf("%d %d", os.Getpid(), time.Now().UnixNano())); err != nil {
@@ -225,10 +234,9 @@ func run(o *options) int {
 			}
 		}
 		if !o.ignoreTerm {
-			return 0
+			os.Exit(0)
 		}
 	}
-	return 0
 }
 
 // announce does what follows a bind: --notify, --notification-fd, --print

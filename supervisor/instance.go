@@ -160,7 +160,7 @@ func (s *Supervisor) heldBefore(i *instance) string {
 			continue
 		}
 		h := holders[0]
-		return fmt.Sprintf("%s is held by pid %d (%s), which is not part of %s", a.address, h.Pid, h.Command, i.spec.Process)
+		return fmt.Sprintf("%s is held by pid %d (%s), which is not part of %s", a.address, h.Pid, h.Command, i.spec.Name)
 	}
 	return ""
 }

@@ -77,7 +77,6 @@ process "api" {
     tcp     = "127.0.0.1:%d"
     timeout = "30s"
   }
-  stop { timeout = "200ms" } # testapp ignores SIGTERM while it delays
 }`, port, port))
 	want := fmt.Sprintf("127.0.0.1:%d is held by pid %d", port, os.Getpid())
 	st := s.waitFor("api", 10*time.Second, "blaming the decoy", func(st api.Status) bool {
@@ -162,7 +161,6 @@ process "slow" {
     backoff      = "50ms"
     max_restarts = 2
   }
-  stop { timeout = "200ms" } # testapp ignores SIGTERM while it delays
 }`, port, port))
 	st := s.waitFor("slow", 20*time.Second, "fatal", func(st api.Status) bool { return st.State == api.StateFatal })
 	if st.Restarts != 2 || !strings.Contains(st.Reason, "not ready after 300ms") || !strings.Contains(st.Reason, "nothing listening") {

@@ -83,7 +83,7 @@ func (s *Supervisor) launch(i *instance, rd *probe.Readiness, onExit func(reaper
 	if err != nil {
 		outR.Close()
 		errR.Close()
-		return 0, startError(path, err)
+		return 0, startError(path, spec.Dir, spec.User, err)
 	}
 	go output.Pump(outR, output.Stdout, i.sink)
 	go output.Pump(errR, output.Stderr, i.sink)
@@ -134,14 +134,26 @@ func lookPath(name string, env []string) (string, error) {
 	return "", exec.ErrNotFound
 }
 
-func startError(path string, err error) error {
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return &spawnError{127, fmt.Sprintf("command not found: %s", path)}
-	case errors.Is(err, fs.ErrPermission):
-		return &spawnError{126, fmt.Sprintf("cannot execute %s: %v", path, err)}
+// startError explains a failed fork/exec. The errno alone does not say
+// whether the executable or the working directory was the problem, so the
+// message names both (and the user, whose permissions apply).
+func startError(path, dir, user string, err error) error {
+	as := ""
+	if user != "" {
+		as = " as user " + user
 	}
-	return &spawnError{1, fmt.Sprintf("cannot start %s: %v", path, err)}
+	if errors.Is(err, fs.ErrPermission) {
+		if derr := unix.Access(dir, unix.X_OK); derr == nil && user != "" {
+			return &spawnError{126, fmt.Sprintf("cannot start %s in %s%s: permission denied (can %s enter %s and execute %s?)", path, dir, as, user, dir, path)}
+		}
+		return &spawnError{126, fmt.Sprintf("cannot start %s in %s%s: %v", path, dir, as, err)}
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		// The executable was found before the fork: the directory (or the
+		// executable's interpreter) is what is missing.
+		return &spawnError{1, fmt.Sprintf("cannot start %s in %s: %v (does the directory exist?)", path, dir, err)}
+	}
+	return &spawnError{1, fmt.Sprintf("cannot start %s in %s%s: %v", path, dir, as, err)}
 }
 
 // credential looks up a user for `user = "..."`.

@@ -1,0 +1,122 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sup-sh/sup/supervisor/api"
+)
+
+// supctl reload re-reads the config: added processes start, removed ones
+// stop, changed ones restart; unchanged ones keep their pid.
+func TestReloadAppliesTheDifference(t *testing.T) {
+	s := startSupd(t, `
+process "keep" { command = ["sleep", "1000"] }
+process "change" { command = ["sleep", "1000"] }
+process "drop" { command = ["sleep", "1000"] }`)
+	before := s.status()
+	for _, n := range []string{"keep", "change", "drop"} {
+		s.waitReady(n)
+	}
+	before = s.status()
+	s.rewrite(`
+process "keep" { command = ["sleep", "1000"] }
+process "change" { command = ["sleep", "2000"] }
+process "add" { command = ["sleep", "1000"] }`)
+	if out, code := s.ctl("reload"); code != 0 {
+		t.Fatalf("supctl reload: exit %d: %s", code, out)
+	}
+	s.waitReady("add")
+	after := s.waitReady("change")
+	st := s.status()
+	if _, ok := st["drop"]; ok {
+		t.Errorf("drop is still listed after reload: %+v", st["drop"])
+	}
+	if st["keep"].Pid != before["keep"].Pid {
+		t.Errorf("unchanged process restarted: pid %d -> %d", before["keep"].Pid, st["keep"].Pid)
+	}
+	if after.Pid == before["change"].Pid {
+		t.Errorf("changed process kept its pid %d", after.Pid)
+	}
+	eventually(t, 10*time.Second, "drop's process gone", func() bool { return !alive(before["drop"].Pid) })
+}
+
+// A reload with a bad config changes nothing and reports the diagnostics.
+func TestReloadBadConfigChangesNothing(t *testing.T) {
+	s := startSupd(t, `process "app" { command = ["sleep", "1000"] }`)
+	first := s.waitReady("app")
+	s.rewrite(`process "app" {
+  command = ["sleep", "1000"]
+  restart { policy = "sometimes" }
+}`)
+	out, code := s.ctl("reload")
+	if code != 1 || !strings.Contains(out, "sup.hcl:") || !strings.Contains(out, "sometimes") {
+		t.Fatalf("supctl reload with a bad config: exit %d:\n%s", code, out)
+	}
+	if st := s.status()["app"]; st.Pid != first.Pid || !st.Ready {
+		t.Fatalf("after a refused reload: %+v (was pid %d)", st, first.Pid)
+	}
+}
+
+// A dependency that goes fatal leaves its dependents waiting, with a reason.
+func TestFatalDependencyLeavesDependentsWaiting(t *testing.T) {
+	s := startSupd(t, fmt.Sprintf(`
+process "db" {
+  command = ["sh", "-c", "exit 2"]
+  ready { tcp = "127.0.0.1:%d" }
+  restart {
+    backoff      = "10ms"
+    max_restarts = 1
+  }
+}
+process "api" {
+  command    = ["sleep", "1000"]
+  depends_on = ["db"]
+}`, freePort(t)))
+	s.waitState("db", api.StateFatal)
+	st := s.waitFor("api", 10*time.Second, "waiting on a fatal db", func(st api.Status) bool {
+		return strings.Contains(st.Reason, "waiting for db (fatal")
+	})
+	if st.Pid != 0 || st.State != api.StateStarting {
+		t.Fatalf("api with a fatal dependency: %+v", st)
+	}
+}
+
+// user = "..." runs the process as that user (needs root).
+func TestRunsAsUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: switching users")
+	}
+	u, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skip("no user nobody")
+	}
+	s := startSupd(t, `
+process "app" {
+  command = ["sleep", "1000"]
+  user    = "nobody"
+  dir     = "/" # nobody cannot enter the test's 0700 temp dir
+}`)
+	st := s.waitReady("app")
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", st.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "\nUid:\t"+u.Uid+"\t") {
+		t.Fatalf("process does not run as nobody (uid %s):\n%s", u.Uid, b)
+	}
+}
+
+// rewrite replaces the config file of s with body (plus the supervisor
+// block).
+func (s *supd) rewrite(body string) {
+	s.t.Helper()
+	if err := os.WriteFile(filepath.Join(s.dir, "sup.hcl"), []byte(config(s.dir, body)), 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+}

@@ -62,7 +62,13 @@ process "crashy" {
     window       = "1m"
   }
 }`)
+	cpu0, wall0 := cpuTime(t, s.cmd.Process.Pid), time.Now()
 	st := s.waitFor("crashy", 30*time.Second, "fatal", func(st api.Status) bool { return st.State == api.StateFatal })
+	// A crash loop burns no CPU in supd: it waits on timers and SIGCHLD.
+	// (Generous bound: this supd is built with -race and serves the polls.)
+	if used, wall := cpuTime(t, s.cmd.Process.Pid)-cpu0, time.Since(wall0); used > wall/5 {
+		t.Errorf("supd used %s of CPU in %s of crash loop", used, wall)
+	}
 	if st.Restarts != 5 || st.ExitCode == nil || *st.ExitCode != 3 || !strings.Contains(st.Reason, "gave up after 5 restarts") {
 		t.Fatalf("fatal status: %+v", st)
 	}
@@ -245,4 +251,19 @@ func logTime(t *testing.T, line string) time.Time {
 		t.Fatal(err)
 	}
 	return ts
+}
+
+// cpuTime is the user+system CPU time pid has used (from /proc, in clock
+// ticks of 10ms).
+func cpuTime(t *testing.T, pid int) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	var utime, stime int64
+	fmt.Sscan(f[11], &utime)
+	fmt.Sscan(f[12], &stime)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }

@@ -74,8 +74,10 @@ func (s *Supervisor) launch(i *instance, rd *probe.Readiness, onExit func(reaper
 		outW.Close()
 		return 0, fmt.Errorf("stderr pipe: %w", err)
 	}
-	// A larger pipe lets a chatty child write while supd formats.
-	_, _ = unix.FcntlInt(outR.Fd(), unix.F_SETPIPE_SZ, 1<<20)
+	// A larger pipe lets a chatty child write while supd formats. Not
+	// through outR.Fd(): that would put the pipe in blocking mode, and every
+	// pump would then hold an OS thread in read(2).
+	setPipeSize(outR, 1<<20)
 	cmd.Stdout, cmd.Stderr = outW, errW
 	pid, err := s.reaper.Start(cmd, onExit)
 	outW.Close()
@@ -88,6 +90,14 @@ func (s *Supervisor) launch(i *instance, rd *probe.Readiness, onExit func(reaper
 	go output.Pump(outR, output.Stdout, i.sink)
 	go output.Pump(errR, output.Stderr, i.sink)
 	return pid, nil
+}
+
+// setPipeSize sets the capacity of pipe f, keeping it non-blocking (in the
+// runtime's poller).
+func setPipeSize(f *os.File, size int) {
+	if rc, err := f.SyscallConn(); err == nil {
+		_ = rc.Control(func(fd uintptr) { _, _ = unix.FcntlInt(fd, unix.F_SETPIPE_SZ, size) })
+	}
 }
 
 // resolveCommand finds the executable as exec would, but answers with the

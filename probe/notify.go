@@ -9,10 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // notifySocket receives sd_notify(3) datagrams for one spawn: the child
@@ -20,11 +23,16 @@ import (
 // os.TempDir(); Close removes both.
 //
 // Like systemd's own, the socket is writable by every user (the child may
-// run as another user), so it does not prove who sent READY=1.
+// run as another user), so the kernel's SO_PASSCRED credentials say who
+// sent each datagram: one from a live process outside the instance's tree
+// is ignored. A sender that is already gone is accepted (a short-lived
+// helper such as systemd-notify may exit before its datagram is read).
 type notifySocket struct {
-	dir  string
-	path string
-	conn *net.UnixConn
+	dir     string
+	path    string
+	conn    *net.UnixConn
+	process string // for reasons
+	tree    *Tree  // set before run
 }
 
 // maxSunPath is the room for a path in sockaddr_un.sun_path, NUL included.
@@ -49,7 +57,7 @@ func newNotifySocket(name string) (*notifySocket, error) {
 	if err == nil {
 		// The child may run as another user: it needs to search the
 		// directory and write to the socket.
-		err = errors.Join(os.Chmod(dir, 0o711), os.Chmod(path, 0o622))
+		err = errors.Join(os.Chmod(dir, 0o711), os.Chmod(path, 0o622), passCred(conn))
 	}
 	if err != nil {
 		if conn != nil {
@@ -58,7 +66,45 @@ func newNotifySocket(name string) (*notifySocket, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("notify socket: %w", err)
 	}
-	return &notifySocket{dir: dir, path: path, conn: conn}, nil
+	return &notifySocket{dir: dir, path: path, conn: conn, process: name}, nil
+}
+
+// passCred asks the kernel to attach the sender's credentials to every
+// datagram.
+func passCred(conn *net.UnixConn) error {
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	err = raw.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PASSCRED, 1)
+	})
+	return errors.Join(err, serr)
+}
+
+// foreign returns the pid of a live sender outside the tree, or 0.
+func (n *notifySocket) foreign(oob []byte) int {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return 0
+	}
+	for _, m := range msgs {
+		cred, err := unix.ParseUnixCredentials(&m)
+		if err != nil || n.tree == nil {
+			continue
+		}
+		pid := int(cred.Pid)
+		if pid == n.tree.Root() || unix.Kill(pid, 0) == unix.ESRCH {
+			return 0
+		}
+		tab, err := ScanProcs()
+		if err != nil || slices.Contains(n.tree.Pids(tab), pid) {
+			return 0
+		}
+		return pid
+	}
+	return 0
 }
 
 // Close closes the socket and removes its directory.
@@ -75,13 +121,19 @@ func (n *notifySocket) run(ctx context.Context, report func(checkState)) bool {
 	st := checkState{reason: "waiting for READY=1 on NOTIFY_SOCKET"}
 	report(st)
 	buf := make([]byte, 4096)
+	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred))
 	for {
-		k, err := n.conn.Read(buf)
+		k, oobn, _, _, err := n.conn.ReadMsgUnix(buf, oob)
 		if err != nil {
 			if ctx.Err() == nil {
 				report(checkState{reason: "notify: " + err.Error(), status: st.status})
 			}
 			return false
+		}
+		if pid := n.foreign(oob[:oobn]); pid != 0 {
+			st.reason = fmt.Sprintf("notify: ignored a message from pid %d, which is not part of %s", pid, n.process)
+			report(st)
+			continue
 		}
 		ready := false
 		for line := range bytes.SplitSeq(buf[:k], []byte{'\n'}) {

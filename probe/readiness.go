@@ -233,6 +233,7 @@ func (r *Readiness) checks(tree *Tree) []check {
 		cs = append(cs, polled{every{e.run, execEvery}})
 	}
 	if r.notify != nil {
+		r.notify.tree = tree
 		cs = append(cs, r.notify)
 	}
 	if r.pipe != nil {

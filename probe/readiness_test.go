@@ -202,6 +202,36 @@ func TestReadyNotifyMessages(t *testing.T) {
 	}
 }
 
+// READY=1 from a live process outside the tree (here: this test) does not
+// make the instance ready.
+func TestReadyNotifyIgnoresForeignSender(t *testing.T) {
+	r := newReadiness(t, "api", config.Ready{Notify: true})
+	conn, err := net.Dial("unixgram", strings.TrimPrefix(r.Env()[0], "NOTIFY_SOCKET="))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	a := startApp(t, appOpts{}, "--delay", "1h")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	want := fmt.Sprintf("notify: ignored a message from pid %d, which is not part of api", os.Getpid())
+	var got []string
+	err = r.Wait(ctx, NewTree(a.pid), func(res Result) {
+		got = append(got, res.Reason)
+		switch {
+		case res.Ready:
+			t.Errorf("ready after a foreign READY=1")
+		case res.Reason == want:
+			cancel()
+		default:
+			conn.Write([]byte("READY=1"))
+		}
+	})
+	if err == nil || got[len(got)-1] != want {
+		t.Fatalf("err %v, reasons %q, want last %q", err, got, want)
+	}
+}
+
 func TestReadyNotificationFD(t *testing.T) {
 	r := newReadiness(t, "api", config.Ready{NotificationFD: 3})
 	a := startApp(t, appOpts{files: r.Files()}, "--delay", "50ms", "--notification-fd", "3")

@@ -114,6 +114,9 @@ func newLogger(o options, out *output.Writer, stderr *os.File) zerolog.Logger {
 
 // run supervises cfg until a stop signal or a critical process ends.
 func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Logger, out *output.Writer) int {
+	if err := closeOnExecInherited(); err != nil {
+		log.Warn().Err(err).Msg("fds supd inherited may leak into its children")
+	}
 	if err := reaper.BecomeSubreaper(); err != nil {
 		log.Warn().Err(err).Msg("orphaned grandchildren will not be reaped by supd")
 	}

@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -154,7 +155,7 @@ func (r *Reaper) reapAll() {
 // cmd.Wait; Start releases cmd.Process itself.
 func (r *Reaper) Start(cmd *exec.Cmd, onExit func(Exit)) (pid int, err error) {
 	r.mu.Lock()
-	err = cmd.Start()
+	err = startUnblocked(cmd)
 	if err == nil {
 		pid = cmd.Process.Pid
 		r.waiting[pid] = onExit
@@ -166,6 +167,25 @@ func (r *Reaper) Start(cmd *exec.Cmd, onExit func(Exit)) (pid int, err error) {
 	// The reaper waits, not os.Process: release its pidfd now.
 	_ = cmd.Process.Release()
 	return pid, nil
+}
+
+// startUnblocked starts cmd with an empty signal mask.
+//
+// A child of a Go program starts with the signal mask of the thread that
+// forked it, and Go threads keep blocked whatever signals the program was
+// started with blocked (all but those the runtime needs): a supd started
+// with, say, SIGUSR1 or SIGTSTP blocked would pass that on to every child,
+// which then never sees those signals. So the fork happens on this
+// goroutine's thread, locked, with its mask emptied for the duration.
+func startUnblocked(cmd *exec.Cmd) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var none, old unix.Sigset_t
+	if err := unix.PthreadSigmask(unix.SIG_SETMASK, &none, &old); err != nil {
+		return cmd.Start() // cannot happen with valid arguments
+	}
+	defer unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
+	return cmd.Start()
 }
 
 // Run runs argv to completion with a combined-output pipe and returns its

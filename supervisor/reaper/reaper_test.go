@@ -3,12 +3,17 @@ package reaper
 import (
 	"context"
 	"fmt"
+	"io"
+	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func startReaper(t *testing.T, onOrphan func(Exit)) *Reaper {
@@ -121,5 +126,42 @@ func waitGroup(t *testing.T, wg *sync.WaitGroup, d time.Duration) {
 	case <-done:
 	case <-time.After(d):
 		t.Fatal("timed out waiting for exits")
+	}
+}
+
+// A child starts with no signal blocked, whatever the mask of the thread
+// (and of supd at its start) was.
+func TestChildStartsWithEmptySignalMask(t *testing.T) {
+	r := startReaper(t, nil)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var usr1, old unix.Sigset_t
+	usr1.Val[0] = 1 << (uint(unix.SIGUSR1) - 1)
+	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &usr1, &old); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
+
+	rd, wr, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	cmd := exec.Command("grep", "SigBlk", "/proc/self/status")
+	cmd.Stdout = wr
+	done := make(chan Exit, 1)
+	_, err = r.Start(cmd, func(e Exit) { done <- e })
+	wr.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(rd)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no exit")
+	}
+	if got := strings.TrimSpace(string(out)); got != "SigBlk:\t0000000000000000" {
+		t.Fatalf("child: %q, want no signal blocked", got)
 	}
 }

@@ -295,18 +295,18 @@ func (s *Supervisor) beginStop(i *instance) {
 	s.signalStop(i)
 }
 
-// signalStop sends the stop signal to the process group and arms SIGKILL.
+// signalStop sends the stop signal to the process tree and arms SIGKILL.
 func (s *Supervisor) signalStop(i *instance) {
 	if i.pgid == 0 {
 		return
 	}
-	_ = unix.Kill(-i.pgid, i.spec.Stop.Signal)
+	signalTree(i, i.spec.Stop.Signal)
 	gen := i.gen
 	s.stopTimer(&i.killTmr)
 	i.killTmr = s.after(i.spec.Stop.Timeout, func() {
 		if i.gen == gen && (i.pid != 0 || i.state == Stopping) {
-			i.log.Warn().Dur("timeout", i.spec.Stop.Timeout).Msg("did not stop in time: SIGKILL to its process group")
-			_ = unix.Kill(-i.pgid, unix.SIGKILL)
+			i.log.Warn().Dur("timeout", i.spec.Stop.Timeout).Msg("did not stop in time: SIGKILL to its process tree")
+			signalTree(i, unix.SIGKILL)
 		}
 	})
 }
@@ -322,14 +322,14 @@ func (s *Supervisor) exited(i *instance, gen uint64, e reaper.Exit) {
 	s.stopTimer(&i.readyTmr)
 	i.sink.Observe(nil)
 	if i.state == Stopping {
-		if groupAlive(i.pgid) {
-			return // orphanExited finishes it once the group is empty
+		if treeAlive(i) {
+			return // orphanExited finishes it once the tree is gone
 		}
 		s.finishStop(i)
 		return
 	}
-	// Not asked to stop: whatever is left of its process group goes too.
-	_ = unix.Kill(-i.pgid, unix.SIGKILL)
+	// Not asked to stop: whatever is left of its process tree goes too.
+	signalTree(i, unix.SIGKILL)
 	s.stopTimer(&i.killTmr)
 	s.ended(i, e)
 }
@@ -440,6 +440,45 @@ func (s *Supervisor) stopTimer(t **time.Timer) {
 // groupAlive reports whether any process of the group is left.
 func groupAlive(pgid int) bool {
 	return pgid > 0 && unix.Kill(-pgid, 0) == nil
+}
+
+// strays are the members of i's process tree (probe.Tree: descendants, and
+// orphans seen among them before) that left its process group with setsid
+// or setpgid, as daemonizing children do. A signal to the group misses
+// them, and they would outlive a stop, and supd.
+func strays(i *instance) []int {
+	if i.tree == nil {
+		return nil
+	}
+	tab, err := probe.ScanProcs()
+	if err != nil {
+		i.log.Warn().Err(err).Msg("cannot find the processes that left its process group")
+		return nil
+	}
+	var out []int
+	for _, pid := range i.tree.Pids(tab) {
+		if p, ok := tab.Get(pid); ok && p.Pgid != i.pgid {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// signalTree sends sig to i's process group and to its strays. The strays
+// are found first: once the group is gone, a stray that was never seen
+// cannot be told from any other orphan.
+func signalTree(i *instance, sig unix.Signal) {
+	out := strays(i)
+	_ = unix.Kill(-i.pgid, sig)
+	for _, pid := range out {
+		_ = unix.Kill(pid, sig)
+	}
+}
+
+// treeAlive reports whether anything of i's process tree is left: its
+// process group, or strays (zombies included, until supd reaps them).
+func treeAlive(i *instance) bool {
+	return groupAlive(i.pgid) || len(strays(i)) > 0
 }
 
 func describeExit(e reaper.Exit) string {

@@ -62,7 +62,7 @@ func (s *Supervisor) dependentsDown(name string) bool {
 	return true
 }
 
-// killRemaining: shutdown_timeout has passed. SIGKILL every process group
+// killRemaining: shutdown_timeout has passed. SIGKILL every process tree
 // that is still there.
 func (s *Supervisor) killRemaining() {
 	s.shutdown.killed = true
@@ -71,9 +71,9 @@ func (s *Supervisor) killRemaining() {
 			continue
 		}
 		s.log.Warn().Str("process", i.spec.Process).Int("instance", i.spec.Instance).
-			Msg("shutdown_timeout passed: SIGKILL to its process group")
+			Msg("shutdown_timeout passed: SIGKILL to its process tree")
 		if i.pgid > 0 {
-			_ = unix.Kill(-i.pgid, unix.SIGKILL)
+			signalTree(i, unix.SIGKILL)
 		}
 		if i.state != Stopping && i.pid == 0 {
 			s.set(i, Stopped, false, "")

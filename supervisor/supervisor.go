@@ -250,10 +250,10 @@ func (s *Supervisor) depsReady(i *instance) string {
 }
 
 // orphanExited re-checks instances whose leader is gone but whose process
-// group was still draining.
+// tree was still draining.
 func (s *Supervisor) orphanExited() {
 	for _, i := range s.insts {
-		if i.state == Stopping && i.pid == 0 && !groupAlive(i.pgid) {
+		if i.state == Stopping && i.pid == 0 && !treeAlive(i) {
 			s.finishStop(i)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -74,32 +75,69 @@ type supd struct {
 	out    *syncBuffer // stdout and stderr (supd's log)
 	done   chan struct{}
 	code   int
+	pid    int // supd's own pid: cmd's, unless supdOptions.wrap runs it
+}
+
+// supdOptions are the less common ways to run supd; the zero value is
+// what startSupd does.
+type supdOptions struct {
+	// supervisor holds attributes of the supervisor block besides socket;
+	// shutdown_timeout is "20s" unless it sets it.
+	supervisor string
+	env        []string // added to supd's environment
+	// wrap runs supd as `wrap... supd ARGS` (unshare, a shell that
+	// execs it); supd is then that command or one of its children.
+	wrap []string
+	// files are inherited by supd as fds 3, 4, ... (not close-on-exec),
+	// as a careless parent would leave them.
+	files []*os.File
 }
 
 // config renders an HCL body for a test: it gets a supervisor block with a
 // socket in the test's dir, and {{dir}} and {{app}} are replaced.
 func config(dir, body string) string {
+	return configWith(dir, "", body)
+}
+
+// configWith is config with more supervisor attributes.
+func configWith(dir, supervisor, body string) string {
+	if !strings.Contains(supervisor, "shutdown_timeout") {
+		supervisor += "\n  shutdown_timeout = \"20s\""
+	}
 	r := strings.NewReplacer("{{dir}}", dir, "{{app}}", filepath.Join(bin, "testapp"))
-	return fmt.Sprintf("supervisor {\n  socket = %q\n  shutdown_timeout = \"20s\"\n}\n%s", filepath.Join(dir, "supd.sock"), r.Replace(body))
+	return fmt.Sprintf("supervisor {\n  socket = %q\n  %s\n}\n%s", filepath.Join(dir, "supd.sock"), strings.TrimSpace(supervisor), r.Replace(body))
 }
 
 // startSupd writes the config and starts supd on it, waiting until its
 // control socket answers.
 func startSupd(t *testing.T, body string, extraEnv ...string) *supd {
 	t.Helper()
-	s := launchSupd(t, body, extraEnv...)
+	return startSupdWith(t, supdOptions{env: extraEnv}, body)
+}
+
+// startSupdWith is startSupd with options.
+func startSupdWith(t *testing.T, o supdOptions, body string) *supd {
+	t.Helper()
+	s := launchSupdWith(t, o, body)
+	s.waitAnswering()
+	return s
+}
+
+// waitAnswering waits until supd answers on its control socket.
+func (s *supd) waitAnswering() {
+	s.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if _, code := s.ctl("status", "--json"); code == 0 {
-			return s
+			return
 		}
 		select {
 		case <-s.done:
-			t.Fatalf("supd exited %d before answering:\n%s", s.code, s.out)
+			s.t.Fatalf("supd exited %d before answering:\n%s", s.code, s.out)
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("supd did not answer on its socket:\n%s", s.out)
+			s.t.Fatalf("supd did not answer on its socket:\n%s", s.out)
 		}
 	}
 }
@@ -107,19 +145,28 @@ func startSupd(t *testing.T, body string, extraEnv ...string) *supd {
 // launchSupd starts supd without waiting for it.
 func launchSupd(t *testing.T, body string, extraEnv ...string) *supd {
 	t.Helper()
+	return launchSupdWith(t, supdOptions{env: extraEnv}, body)
+}
+
+// launchSupdWith is launchSupd with options.
+func launchSupdWith(t *testing.T, o supdOptions, body string) *supd {
+	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "sup.hcl")
-	if err := os.WriteFile(path, []byte(config(dir, body)), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(configWith(dir, o.supervisor, body)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	s := &supd{t: t, dir: dir, socket: filepath.Join(dir, "supd.sock"), out: &syncBuffer{}, done: make(chan struct{})}
-	s.cmd = exec.Command(filepath.Join(bin, "supd"), "--log-format", "json", path)
+	argv := append(slices.Clone(o.wrap), filepath.Join(bin, "supd"), "--log-format", "json", path)
+	s.cmd = exec.Command(argv[0], argv[1:]...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
-	s.cmd.Env = append(os.Environ(), extraEnv...)
+	s.cmd.Env = append(os.Environ(), o.env...)
+	s.cmd.ExtraFiles = o.files
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	s.pid = s.cmd.Process.Pid
 	go func() {
 		s.cmd.Wait()
 		s.code = s.cmd.ProcessState.ExitCode()
@@ -134,18 +181,45 @@ func launchSupd(t *testing.T, body string, extraEnv ...string) *supd {
 			t.Logf("supd output:\n%s", s.out)
 		}
 	})
+	if o.wrap != nil {
+		s.pid = s.findSupd()
+	}
 	return s
 }
 
-// terminate sends SIGTERM to supd and waits for it to exit; after d, it
-// kills supd's whole process group.
+// findSupd waits until the wrapper has become supd (exec) or started it,
+// and returns supd's pid; the wrapper's when it has exited already (supd
+// may have been quick to exit, as a test may want).
+func (s *supd) findSupd() int {
+	s.t.Helper()
+	wrapper := s.cmd.Process.Pid
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		for _, pid := range append([]int{wrapper}, childrenOf(wrapper)...) {
+			if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); strings.TrimSpace(string(comm)) == "supd" {
+				return pid
+			}
+		}
+		select {
+		case <-s.done:
+			return wrapper
+		case <-time.After(5 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("%s did not start supd within 10s:\n%s", s.cmd.Path, s.out)
+		}
+	}
+}
+
+// terminate sends SIGTERM to supd and waits for it (or its wrapper) to
+// exit; after d, it kills the whole process group it was started in.
 func (s *supd) terminate(d time.Duration) int {
 	select {
 	case <-s.done:
 		return s.code
 	default:
 	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
+	syscall.Kill(s.pid, syscall.SIGTERM)
 	select {
 	case <-s.done:
 	case <-time.After(d):

@@ -155,17 +155,27 @@ func (s *Sink) line(stream string, c *chunk, line []byte) {
 	}
 }
 
+// Pump's read buffer starts small, as most children say little and a
+// pump lives as long as its child, and doubles up to maxBuf whenever a read
+// fills it: a chatty child is then read in large chunks. At maxBuf, a
+// partial line (shorter than maxLine) always leaves room to read more.
+const (
+	minBuf = 4 << 10
+	maxBuf = 2 * maxLine
+)
+
 // Pump reads r until EOF or a read error, sending every line to s, and
 // closes r. It returns when r is exhausted; run it on its own goroutine.
 // Lines are terminated by '\n' (a trailing '\r' is dropped); the last line
 // is delivered even without a newline.
 func Pump(r io.ReadCloser, stream string, s *Sink) {
 	defer r.Close()
-	buf := make([]byte, 2*maxLine)
+	buf := make([]byte, minBuf)
 	start, end := 0, 0
 	var c chunk
 	for {
 		n, err := r.Read(buf[end:])
+		full := end+n == len(buf)
 		end += n
 		c.set(time.Now())
 		for {
@@ -187,10 +197,15 @@ func Pump(r io.ReadCloser, stream string, s *Sink) {
 			s.flush()
 			return
 		}
-		// Keep the partial line at the front; the buffer is 2× maxLine so
-		// there is always room to read more.
+		// Keep the partial line at the front. When the read filled the
+		// buffer, it grows, so a partial line never leaves it full.
 		end = copy(buf, buf[start:end])
 		start = 0
+		if full && len(buf) < maxBuf {
+			grown := make([]byte, min(2*len(buf), maxBuf))
+			copy(grown, buf[:end])
+			buf = grown
+		}
 		s.flush()
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -57,6 +58,39 @@ func TestPumpCutsOverlongLines(t *testing.T) {
 	recs, _ := pumpString(t, long+"\nshort\n")
 	if len(recs) != 3 || len(recs[0]["message"].(string)) != maxLine || recs[1]["message"] != "xxxxxxxxxx" || recs[2]["message"] != "short" {
 		t.Fatalf("got %d records", len(recs))
+	}
+}
+
+// Lines longer than the initial read buffer come out whole, however the
+// reads are cut: the buffer grows when a partial line fills it.
+func TestPumpGrowsForLongLines(t *testing.T) {
+	long := strings.Repeat("y", 3*minBuf+5)
+	text := "a\n" + long + "\n" + strings.Repeat("x", maxLine+10) + "\nend"
+	for name, wrap := range map[string]func(io.Reader) io.Reader{
+		"whole": func(r io.Reader) io.Reader { return r },
+		"bytes": iotest.OneByteReader,
+		"half":  iotest.HalfReader,
+	} {
+		var buf bytes.Buffer
+		w := NewWriter(&buf)
+		Pump(io.NopCloser(wrap(strings.NewReader(text))), Stdout, NewSink(zerolog.New(w.Batched()), NewRing("p", 1<<10), w.Flush))
+		var got []string
+		for _, l := range strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n") {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(l), &m); err != nil {
+				t.Fatalf("%s: record %q: %v", name, l, err)
+			}
+			got = append(got, m["message"].(string))
+		}
+		want := []string{"a", long, strings.Repeat("x", maxLine), "xxxxxxxxxx", "end"}
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d records, want %d", name, len(got), len(want))
+		}
+		for k := range want {
+			if got[k] != want[k] {
+				t.Errorf("%s: record %d has %d bytes, want %d", name, k, len(got[k]), len(want[k]))
+			}
+		}
 	}
 }
 

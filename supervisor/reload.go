@@ -23,6 +23,10 @@ func (s *Supervisor) Reload(ctx context.Context, names []string) error {
 	if s.reload == nil {
 		return errors.New("this supd has no config file to reload")
 	}
+	if s.reloading != nil {
+		s.reloading(true)
+		defer s.reloading(false)
+	}
 	cfg, err := s.reload()
 	if err != nil {
 		return &control.ReloadError{Diagnostics: err.Error()}

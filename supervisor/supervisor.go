@@ -38,6 +38,10 @@ type Options struct {
 	// Notify, if set, is called from the loop whenever the Summary
 	// changes (sd_notify READY=1 / STATUS= / STOPPING=1). It must be quick.
 	Notify func(Summary)
+	// Reloading, if set, is called with true before a config reload is
+	// applied and with false after it (sd_notify RELOADING=1 / READY=1),
+	// whether the reload came from SIGHUP or from supctl.
+	Reloading func(begin bool)
 	// OnReady, if set, is called from the loop each time a spawn becomes
 	// ready, with the time from spawn to ready. It must be quick.
 	OnReady func(process string, instance int, d time.Duration)
@@ -46,14 +50,15 @@ type Options struct {
 // Supervisor supervises the processes of one config. Create it with New,
 // then call Run.
 type Supervisor struct {
-	log     zerolog.Logger
-	out     *output.Writer
-	reaper  *reaper.Reaper
-	reload  func() (*config.Config, error)
-	notify  func(Summary)
-	onReady func(process string, instance int, d time.Duration)
-	events  broker
-	env     []string // supd's environment, minus what children must not inherit
+	log       zerolog.Logger
+	out       *output.Writer
+	reaper    *reaper.Reaper
+	reload    func() (*config.Config, error)
+	notify    func(Summary)
+	onReady   func(process string, instance int, d time.Duration)
+	reloading func(begin bool)
+	events    broker
+	env       []string // supd's environment, minus what children must not inherit
 
 	inbox chan func()   // closures run by the loop
 	quit  chan struct{} // closed when Run returns
@@ -76,6 +81,7 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 		reload:    opts.Reload,
 		notify:    opts.Notify,
 		onReady:   opts.OnReady,
+		reloading: opts.Reloading,
 		env:       childEnv(os.Environ()),
 		inbox:     make(chan func(), 64),
 		quit:      make(chan struct{}),

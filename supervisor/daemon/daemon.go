@@ -130,7 +130,7 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 	// built from sup below, before sup.Run makes the first report.
 	var http *endpoint
 	sup := supervisor.New(cfg, supervisor.Options{
-		Log: log, Output: out, Reload: load, Notify: notifier.summary,
+		Log: log, Output: out, Reload: load, Notify: notifier.summary, Reloading: notifier.reload,
 		OnReady: func(process string, instance int, d time.Duration) { http.observeReady(process, instance, d) },
 	})
 
@@ -191,7 +191,7 @@ func handleSignals(ctx context.Context, signals <-chan os.Signal, sup *superviso
 			stopping = true
 			shutdown()
 		case syscall.SIGHUP:
-			go reload(ctx, sup, n, log)
+			go reload(ctx, sup, log)
 		case syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH:
 			sup.Signal(sig.(syscall.Signal))
 		default:
@@ -201,9 +201,7 @@ func handleSignals(ctx context.Context, signals <-chan os.Signal, sup *superviso
 	}
 }
 
-func reload(ctx context.Context, sup *supervisor.Supervisor, n *notifier, log zerolog.Logger) {
-	n.reloading()
-	defer n.reloaded()
+func reload(ctx context.Context, sup *supervisor.Supervisor, log zerolog.Logger) {
 	err := sup.Reload(ctx, nil)
 	var rerr *control.ReloadError
 	switch {

@@ -71,6 +71,15 @@ func statusLine(s supervisor.Summary) string {
 	return line
 }
 
+// reload is the supervisor's Reloading option.
+func (n *notifier) reload(begin bool) {
+	if begin {
+		n.reloading()
+	} else {
+		n.reloaded()
+	}
+}
+
 func (n *notifier) reloading() {
 	var ts unix.Timespec
 	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)

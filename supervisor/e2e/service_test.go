@@ -409,6 +409,11 @@ process "notified" {
 	syscall.Kill(s.pid, syscall.SIGHUP)
 	sock.waitFor(t, 5*time.Second, "RELOADING=1 after SIGHUP", line("RELOADING=1"))
 	sock.waitFor(t, 5*time.Second, "READY=1 after the reload", line("READY=1"))
+	if out, code := s.ctl("reload"); code != 0 {
+		t.Fatalf("supctl reload: exit %d: %s", code, out)
+	}
+	sock.waitFor(t, 5*time.Second, "RELOADING=1 after supctl reload", line("RELOADING=1"))
+	sock.waitFor(t, 5*time.Second, "READY=1 after supctl reload", line("READY=1"))
 
 	plain := waitFile(t, filepath.Join(s.dir, "plain.env"))
 	for _, v := range []string{"NOTIFY_SOCKET=", "WATCHDOG_USEC=", "WATCHDOG_PID="} {

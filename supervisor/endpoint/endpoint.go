@@ -127,7 +127,7 @@ func (e *Endpoint) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	var notReady []string
 	total := 0
 	for _, st := range sts {
-		if st.State == api.StateStopped { // by request or at shutdown
+		if stoppedByRequest(st) {
 			continue
 		}
 		total++
@@ -193,4 +193,14 @@ func writeText(w http.ResponseWriter, code int, body string) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
 	_, _ = fmt.Fprintln(w, body) // the client went away: nothing to do
+}
+
+// stoppedByRequest: /readyz leaves out what an operator stopped (supctl
+// stop, or supd shutting down). A backend that does not say what it wants
+// an instance to be counts every stopped one.
+func stoppedByRequest(st api.Status) bool {
+	if st.Desired != "" {
+		return st.Desired == api.DesiredStopped && st.State == api.StateStopped
+	}
+	return st.State == api.StateStopped
 }

@@ -62,6 +62,11 @@ func withState(st api.Status, state string) api.Status {
 	return st
 }
 
+func withDesired(st api.Status, desired string) api.Status {
+	st.Desired = desired
+	return st
+}
+
 func withReason(st api.Status, reason string) api.Status {
 	st.Reason = reason
 	return st
@@ -181,6 +186,13 @@ func TestReadyz(t *testing.T) {
 			src:      table(ready("api", 0), withState(ready("worker", 0), api.StateStopped)),
 			wantCode: http.StatusOK,
 			wantBody: "ok: 1/1 ready\n",
+		},
+		{
+			name: "stopped by request is excluded, stopped on the way to a restart is not",
+			src: table(ready("api", 0), withDesired(withState(ready("worker", 0), api.StateStopped), api.DesiredStopped),
+				withDesired(withState(ready("cron", 0), api.StateStopped), api.DesiredRunning)),
+			wantCode: http.StatusServiceUnavailable,
+			wantBody: "cron stopped\n",
 		},
 		{
 			name:     "stopping is not ready",

@@ -11,6 +11,7 @@ package output
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -30,17 +31,28 @@ const (
 const maxLine = 64 << 10
 
 // Writer is supd's shared log output: a buffered writer behind a mutex.
-// Line records go through Batched and reach the destination when a pump has
-// drained its pipe (one write per burst instead of one per line); supd's
-// own records go through Direct and are flushed at once.
+// Pumps write the line records of one read in one piece; records written
+// through Batched reach the destination at the next Flush, and supd's own
+// records go through Direct and are flushed at once.
 type Writer struct {
 	mu  sync.Mutex
+	dst io.Writer
 	buf *bufio.Writer
 }
 
 // NewWriter wraps w (supd's stderr, typically).
 func NewWriter(w io.Writer) *Writer {
-	return &Writer{buf: bufio.NewWriterSize(w, 256<<10)}
+	return &Writer{dst: w, buf: bufio.NewWriterSize(w, 256<<10)}
+}
+
+// write writes whole records at once, after anything buffered.
+func (w *Writer) write(p []byte) {
+	w.mu.Lock()
+	if w.buf.Buffered() > 0 {
+		_ = w.buf.Flush()
+	}
+	_, _ = w.dst.Write(p)
+	w.mu.Unlock()
 }
 
 // Batched returns an io.Writer whose writes are buffered until Flush.
@@ -81,28 +93,56 @@ func (d direct) Write(p []byte) (int, error) {
 // must not keep line, whose bytes are reused.
 type LineFunc func(stream string, line []byte)
 
-// Sink is where the lines of one instance go: supd's log (through a logger
-// per stream that carries the process, instance and stream fields), the
-// instance's Ring, and an optional observer that changes with every spawn.
+// Sink is where the lines of one instance go: supd's log (records with the
+// fields of a logger per stream, which carries the process, instance and
+// stream fields), the instance's Ring, and an optional observer that
+// changes with every spawn.
 type Sink struct {
-	out, err zerolog.Logger
+	out, err stream
 	ring     *Ring
-	flush    func()
+	w        *Writer
 	observe  atomic.Pointer[LineFunc]
 }
 
-// NewSink returns a sink logging through log (which should write to a
-// Writer's Batched side and carry the process and instance fields; flush is
-// that Writer's Flush) and keeping lines in ring. Line records get the
-// time of the read that brought them, formatted as zerolog.TimeFieldFormat
-// says (RFC 3339 when that is a layout).
-func NewSink(log zerolog.Logger, ring *Ring, flush func()) *Sink {
-	return &Sink{
-		out:   log.With().Str("stream", Stdout).Logger(),
-		err:   log.With().Str("stream", Stderr).Logger(),
-		ring:  ring,
-		flush: flush,
+// stream is how the records of one stream are encoded: by zerolog, and for
+// the common line (printable ASCII without quote or backslash) by filling
+// the same record's text around the time and the message, which is what
+// zerolog would write, at a fraction of the cost.
+type stream struct {
+	name string
+	log  zerolog.Logger
+	// The record split around its two values: prefix, the time value, mid
+	// (up to the message's opening quote), the message, suffix. Nil when
+	// the logger's records cannot be split so: every line then goes
+	// through zerolog.
+	prefix, mid, suffix []byte
+}
+
+func newStream(log zerolog.Logger, name string) stream {
+	st := stream{name: name, log: log.With().Str("stream", name).Logger()}
+	const timeMark, msgMark = `"\u0000sup-time"`, "\x01sup-message"
+	var rec recordBuf
+	probe := st.log.Output(&rec)
+	probe.Log().RawJSON(zerolog.TimestampFieldName, []byte(timeMark)).
+		Bytes(zerolog.MessageFieldName, []byte(msgMark)).Send()
+	msgJSON := []byte(`"\u0001sup-message"`)
+	t, m := bytes.Index(rec, []byte(timeMark)), bytes.Index(rec, msgJSON)
+	if t < 0 || m < t+len(timeMark) || bytes.Count(rec, []byte(timeMark)) != 1 || bytes.Count(rec, msgJSON) != 1 {
+		return st
 	}
+	st.prefix = rec[:t:t]
+	st.mid = rec[t+len(timeMark) : m+1 : m+1]
+	st.suffix = rec[m+len(msgJSON)-1:]
+	return st
+}
+
+// NewSink returns a sink writing line records to w, with the fields of log
+// (which should carry the process and instance fields; its own writer is
+// not used), and keeping lines in ring. Line records get the time of the
+// read that brought them, formatted as zerolog.TimeFieldFormat says (RFC
+// 3339 when that is a layout).
+func NewSink(log zerolog.Logger, ring *Ring, w *Writer) *Sink {
+	return &Sink{out: newStream(log, Stdout), err: newStream(log, Stderr), ring: ring, w: w}
 }
 
 // Observe sets the observer of every following line (nil: none).
@@ -117,13 +157,42 @@ func (s *Sink) Observe(f LineFunc) {
 // Ring returns the sink's ring of recent lines.
 func (s *Sink) Ring() *Ring { return s.ring }
 
-// chunk is what the lines of one read share: their time, encoded once.
-type chunk struct {
-	now  time.Time
-	time []byte // JSON value of the time field
+// recordBuf collects encoded records.
+type recordBuf []byte
+
+func (b *recordBuf) Write(p []byte) (int, error) {
+	*b = append(*b, p...)
+	return len(p), nil
 }
 
-func (c *chunk) set(now time.Time) {
+// maxBatch is how much encoded output a pump gathers before writing it.
+const maxBatch = 256 << 10
+
+// chunk is one read's worth of lines on their way out: they share the time
+// of the read, encoded once, and are written out together.
+type chunk struct {
+	sink    *Sink
+	st      *stream
+	slow    zerolog.Logger // st.log, writing into batch
+	now     time.Time
+	time    []byte // JSON value of the time field
+	head    []byte // st.prefix + time + st.mid
+	batch   recordBuf
+	ringing bool // holding the ring's lock, from begin to end
+}
+
+func (s *Sink) chunk(name string) *chunk {
+	st := &s.out
+	if name == Stderr {
+		st = &s.err
+	}
+	c := &chunk{sink: s, st: st}
+	c.slow = st.log.Output(&c.batch)
+	return c
+}
+
+// begin starts the lines of a read made at now.
+func (c *chunk) begin(now time.Time) {
 	c.now = now
 	c.time = append(c.time[:0], '"')
 	layout := zerolog.TimeFieldFormat
@@ -132,27 +201,86 @@ func (c *chunk) set(now time.Time) {
 		layout = time.RFC3339Nano
 	}
 	c.time = append(now.AppendFormat(c.time, layout), '"')
+	if c.st.prefix != nil {
+		c.head = append(append(append(c.head[:0], c.st.prefix...), c.time...), c.st.mid...)
+	}
+	c.sink.ring.mu.Lock()
+	c.ringing = true
+}
+
+// end writes out the lines since begin.
+func (c *chunk) end() {
+	if c.ringing {
+		c.sink.ring.mu.Unlock()
+		c.ringing = false
+	}
+	c.flush()
+}
+
+// flush writes out the batch. The write may block (nobody reads supd's
+// output): the ring is not locked meanwhile, so `supctl logs` still answers.
+func (c *chunk) flush() {
+	if len(c.batch) == 0 {
+		return
+	}
+	if c.ringing {
+		c.sink.ring.mu.Unlock()
+		defer c.sink.ring.mu.Lock()
+	}
+	c.sink.w.write(c.batch)
+	c.batch = c.batch[:0]
 }
 
 // lines delivers line, cut into pieces of at most maxLine bytes.
-func (s *Sink) lines(stream string, c *chunk, line []byte) {
+func (c *chunk) lines(line []byte) {
 	for len(line) > maxLine {
-		s.line(stream, c, line[:maxLine])
+		c.line(line[:maxLine])
 		line = line[maxLine:]
 	}
-	s.line(stream, c, line)
+	c.line(line)
 }
 
-func (s *Sink) line(stream string, c *chunk, line []byte) {
-	log := &s.out
-	if stream == Stderr {
-		log = &s.err
+func (c *chunk) line(line []byte) {
+	if c.st.prefix != nil && plain(line) {
+		c.batch = append(c.batch, c.head...)
+		c.batch = append(c.batch, line...)
+		c.batch = append(c.batch, c.st.suffix...)
+	} else {
+		c.slow.Log().RawJSON(zerolog.TimestampFieldName, c.time).Bytes(zerolog.MessageFieldName, line).Send()
 	}
-	log.Log().RawJSON(zerolog.TimestampFieldName, c.time).Bytes(zerolog.MessageFieldName, line).Send()
-	s.ring.Add(c.now, stream, line)
-	if f := s.observe.Load(); f != nil {
-		(*f)(stream, line)
+	if len(c.batch) >= maxBatch {
+		c.flush()
 	}
+	c.sink.ring.add(c.now, c.st.name, line)
+	if f := c.sink.observe.Load(); f != nil {
+		(*f)(c.st.name, line)
+	}
+}
+
+// plain reports whether zerolog writes b in a JSON string as it is: every
+// byte printable ASCII (0x20 to 0x7e) but '"' and '\\'. Eight bytes at a
+// time: each term of bad has the high bit of some byte set if, and only
+// if, some byte of x is out of range (carries and borrows can only mark
+// bytes next to one that really is).
+func plain(b []byte) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for ; len(b) >= 8; b = b[8:] {
+		x := binary.LittleEndian.Uint64(b)
+		quote, slash := x^(ones*'"'), x^(ones*'\\') // a zero byte where x has one
+		bad := (x - ones*0x20) &^ x                 // a byte < 0x20
+		bad |= (x + ones*(0x7f-0x7e)) | x           // a byte > 0x7e
+		bad |= (quote - ones) &^ quote
+		bad |= (slash - ones) &^ slash
+		if bad&highs != 0 {
+			return false
+		}
+	}
+	for _, c := range b {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // Pump's read buffer starts small, as most children say little and a
@@ -167,36 +295,38 @@ const (
 // Pump reads r until EOF or a read error, sending every line to s, and
 // closes r. It returns when r is exhausted; run it on its own goroutine.
 // Lines are terminated by '\n' (a trailing '\r' is dropped); the last line
-// is delivered even without a newline.
+// is delivered even without a newline. The records of one read are written
+// to the Writer in one piece.
 func Pump(r io.ReadCloser, stream string, s *Sink) {
 	defer r.Close()
 	buf := make([]byte, minBuf)
 	start, end := 0, 0
-	var c chunk
+	c := s.chunk(stream)
 	for {
 		n, err := r.Read(buf[end:])
 		full := end+n == len(buf)
 		end += n
-		c.set(time.Now())
+		c.begin(time.Now())
 		for {
 			i := bytes.IndexByte(buf[start:end], '\n')
 			if i < 0 {
 				break
 			}
-			s.lines(stream, &c, trimCR(buf[start:start+i]))
+			c.lines(trimCR(buf[start : start+i]))
 			start += i + 1
 		}
 		if end-start >= maxLine {
-			s.lines(stream, &c, buf[start:start+maxLine])
+			c.lines(buf[start : start+maxLine])
 			start += maxLine
 		}
 		if err != nil {
 			if start < end {
-				s.lines(stream, &c, trimCR(buf[start:end]))
+				c.lines(trimCR(buf[start:end]))
 			}
-			s.flush()
+			c.end()
 			return
 		}
+		c.end()
 		// Keep the partial line at the front. When the read filled the
 		// buffer, it grows, so a partial line never leaves it full.
 		end = copy(buf, buf[start:end])
@@ -206,7 +336,6 @@ func Pump(r io.ReadCloser, stream string, s *Sink) {
 			copy(grown, buf[:end])
 			buf = grown
 		}
-		s.flush()
 	}
 }
 

@@ -41,12 +41,17 @@ func NewRing(name string, maxBytes int) *Ring {
 
 // Add records a line; line is copied.
 func (r *Ring) Add(t time.Time, stream string, line []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.add(t, stream, line)
+}
+
+// add is Add under r.mu.
+func (r *Ring) add(t time.Time, stream string, line []byte) {
 	half := r.max / 2
 	if len(line) > half {
 		line = line[:half]
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	if len(r.cur.data)+len(line) > half {
 		r.prev, r.cur = r.cur, generation{data: r.prev.data[:0], recs: r.prev.recs[:0]}
 	}

@@ -87,8 +87,9 @@ func (s *Supervisor) launch(i *instance, rd *probe.Readiness, onExit func(reaper
 		errR.Close()
 		return 0, startError(path, spec.Dir, spec.User, err)
 	}
-	go output.Pump(outR, output.Stdout, i.sink)
-	go output.Pump(errR, output.Stderr, i.sink)
+	s.pumps.Add(2)
+	go func() { defer s.pumps.Done(); output.Pump(outR, output.Stdout, i.sink) }()
+	go func() { defer s.pumps.Done(); output.Pump(errR, output.Stderr, i.sink) }()
 	return pid, nil
 }
 

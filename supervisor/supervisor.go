@@ -63,6 +63,8 @@ type Supervisor struct {
 	inbox chan func()   // closures run by the loop
 	quit  chan struct{} // closed when Run returns
 
+	pumps sync.WaitGroup // output pumps still reading a child's pipe
+
 	inspectMu sync.Mutex
 	inspector *probe.Inspector
 
@@ -130,9 +132,28 @@ func (s *Supervisor) Run(ctx context.Context) int {
 		s.notifySummary()
 		if s.shutdown != nil && s.shutdown.complete(s) {
 			s.shutdown.timer.Stop()
+			s.drainOutput(outputDrainTimeout)
 			s.log.Info().Int("exit_code", s.shutdown.code).Msg("all processes stopped")
 			return s.shutdown.code
 		}
+	}
+}
+
+// outputDrainTimeout bounds the wait for the output of processes that are
+// gone: normally their pipes reach EOF at once, but a descendant that got
+// away may hold one open.
+const outputDrainTimeout = 2 * time.Second
+
+// drainOutput waits, up to d, until every pump has read its pipe to the
+// end: a process that exited may have left lines in its pipe, and they
+// must reach supd's output before supd exits.
+func (s *Supervisor) drainOutput(d time.Duration) {
+	done := make(chan struct{})
+	go func() { s.pumps.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		s.log.Warn().Dur("waited", d).Msg("output of stopped processes still open (held by a descendant?); not waiting longer")
 	}
 }
 

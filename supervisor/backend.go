@@ -28,21 +28,29 @@ type snapshot struct {
 	inst   *instance // read only fields that never change: spec, sink
 }
 
+// onLoop resolves names to instances and runs f with them, on the loop.
+func (s *Supervisor) onLoop(ctx context.Context, names []string, f func([]*instance) error) error {
+	var ferr error
+	err := s.call(ctx, func() {
+		insts, err := s.instances(names)
+		if err == nil {
+			err = f(insts)
+		}
+		ferr = err
+	})
+	return cmp.Or(err, ferr)
+}
+
 // snapshots reads the named instances on the loop.
 func (s *Supervisor) snapshots(ctx context.Context, names []string) ([]snapshot, error) {
 	var out []snapshot
-	var rerr error
-	err := s.call(ctx, func() {
-		insts, err := s.instances(names)
-		if err != nil {
-			rerr = err
-			return
-		}
+	err := s.onLoop(ctx, names, func(insts []*instance) error {
 		for _, i := range insts {
 			out = append(out, snapshot{status: s.status(i), tree: i.tree, inst: i})
 		}
+		return nil
 	})
-	return out, cmp.Or(err, rerr)
+	return out, err
 }
 
 // status is i's api.Status without the inspected fields. Loop only.
@@ -104,22 +112,15 @@ func (s *Supervisor) Status(ctx context.Context, names []string) ([]api.Status, 
 
 // act applies f to every named instance on the loop.
 func (s *Supervisor) act(ctx context.Context, names []string, f func(*instance)) error {
-	var rerr error
-	err := s.call(ctx, func() {
-		insts, err := s.instances(names)
-		if err != nil {
-			rerr = err
-			return
-		}
+	return s.onLoop(ctx, names, func(insts []*instance) error {
 		if s.shutdown != nil {
-			rerr = errStopped
-			return
+			return errStopped
 		}
 		for _, i := range insts {
 			f(i)
 		}
+		return nil
 	})
-	return cmp.Or(err, rerr)
 }
 
 // Start implements control.Backend.

@@ -14,6 +14,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -63,7 +64,8 @@ type Supervisor struct {
 	inbox chan func()   // closures run by the loop
 	quit  chan struct{} // closed when Run returns
 
-	pumps sync.WaitGroup // output pumps still reading a child's pipe
+	pumps       sync.WaitGroup // output pumps still reading a child's pipe
+	orphanCheck atomic.Bool    // an orphanExited is queued on the loop
 
 	inspectMu sync.Mutex
 	inspector *probe.Inspector
@@ -72,7 +74,8 @@ type Supervisor struct {
 	cfg      *config.Config
 	insts    []*instance
 	shutdown *shutdown
-	last     string // the last Summary given to notify, formatted
+	last     Summary // the last Summary given to notify
+	notified bool    // notify was called at least once
 }
 
 // New returns a supervisor for cfg. Nothing runs until Run.
@@ -93,7 +96,13 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 	if s.out == nil {
 		s.out = output.NewWriter(os.Stderr)
 	}
-	s.reaper = reaper.New(func(reaper.Exit) { s.post(s.orphanExited) })
+	s.reaper = reaper.New(func(reaper.Exit) {
+		// One queued re-check covers every exit reaped before it runs: an
+		// orphan storm costs the loop a few messages, not one per orphan.
+		if s.orphanCheck.CompareAndSwap(false, true) {
+			s.post(s.orphanExited)
+		}
+	})
 	for _, p := range cfg.Processes {
 		for _, spec := range p.Instances {
 			s.insts = append(s.insts, s.newInstance(spec))
@@ -279,6 +288,7 @@ func (s *Supervisor) depsReady(i *instance) string {
 // orphanExited re-checks instances whose leader is gone but whose process
 // tree was still draining.
 func (s *Supervisor) orphanExited() {
+	s.orphanCheck.Store(false) // exits reaped from now on queue another check
 	for _, i := range s.insts {
 		if i.state == Stopping && i.pid == 0 && !treeAlive(i) {
 			s.finishStop(i)
@@ -292,11 +302,11 @@ func (s *Supervisor) notifySummary() {
 		return
 	}
 	sum := s.summary()
-	key := fmt.Sprint(sum)
-	if key == s.last {
+	if s.notified && sum.Ready == s.last.Ready && sum.Total == s.last.Total &&
+		sum.Stopping == s.last.Stopping && slices.Equal(sum.NotReady, s.last.NotReady) {
 		return
 	}
-	s.last = key
+	s.last, s.notified = sum, true
 	s.notify(sum)
 }
 

@@ -72,6 +72,11 @@ type Reaper struct {
 	mu       sync.Mutex
 	waiting  map[int]func(Exit) // guarded by mu
 	onOrphan func(Exit)
+
+	// reapAll's lists, kept between calls (only Reap's goroutine uses
+	// them) so that reaping allocates nothing, orphan storms included.
+	exits    []Exit
+	handlers []func(Exit)
 }
 
 // New returns a Reaper. onOrphan, if not nil, is called (from the reaper's
@@ -117,8 +122,7 @@ func (r *Reaper) Reap(ctx context.Context) {
 // reapAll collects every exited child (SIGCHLDs merge, so it loops until
 // wait4 has nothing more), then delivers the exits outside the lock.
 func (r *Reaper) reapAll() {
-	var exits []Exit
-	var handlers []func(Exit)
+	exits, handlers := r.exits[:0], r.handlers[:0]
 	r.mu.Lock()
 	for {
 		var ws unix.WaitStatus
@@ -146,7 +150,14 @@ func (r *Reaper) reapAll() {
 			r.onOrphan(e)
 		}
 	}
+	clear(handlers) // keep no callback alive
+	if cap(exits) <= maxKept {
+		r.exits, r.handlers = exits, handlers
+	}
 }
+
+// maxKept bounds the lists reapAll keeps between calls.
+const maxKept = 1024
 
 // Start starts cmd and registers onExit for its pid, atomically: the exit
 // cannot be reaped before it is registered. onExit is called exactly once,

@@ -173,7 +173,7 @@ const maxBatch = 256 << 10
 type chunk struct {
 	sink    *Sink
 	st      *stream
-	slow    zerolog.Logger // st.log, writing into batch
+	slow    *zerolog.Logger // st.log writing into batch, made at the first line that needs it
 	now     time.Time
 	time    []byte // JSON value of the time field
 	head    []byte // st.prefix + time + st.mid
@@ -186,9 +186,7 @@ func (s *Sink) chunk(name string) *chunk {
 	if name == Stderr {
 		st = &s.err
 	}
-	c := &chunk{sink: s, st: st}
-	c.slow = st.log.Output(&c.batch)
-	return c
+	return &chunk{sink: s, st: st}
 }
 
 // begin starts the lines of a read made at now.
@@ -246,6 +244,10 @@ func (c *chunk) line(line []byte) {
 		c.batch = append(c.batch, line...)
 		c.batch = append(c.batch, c.st.suffix...)
 	} else {
+		if c.slow == nil {
+			slow := c.st.log.Output(&c.batch)
+			c.slow = &slow
+		}
 		c.slow.Log().RawJSON(zerolog.TimestampFieldName, c.time).Bytes(zerolog.MessageFieldName, line).Send()
 	}
 	if len(c.batch) >= maxBatch {

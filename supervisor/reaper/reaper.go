@@ -120,44 +120,50 @@ func (r *Reaper) Reap(ctx context.Context) {
 }
 
 // reapAll collects every exited child (SIGCHLDs merge, so it loops until
-// wait4 has nothing more), then delivers the exits outside the lock.
+// wait4 has nothing more) and delivers the exits outside the lock, in
+// batches of at most reapBatch: its lists stay small, and are reused,
+// however many children exit at once (an orphaner that exits hands all its
+// zombies to supd together).
 func (r *Reaper) reapAll() {
-	exits, handlers := r.exits[:0], r.handlers[:0]
-	r.mu.Lock()
 	for {
-		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-		if err == unix.EINTR {
-			continue
+		exits, handlers := r.exits[:0], r.handlers[:0]
+		r.mu.Lock()
+		for len(exits) < reapBatch {
+			var ws unix.WaitStatus
+			pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+			if err == unix.EINTR {
+				continue
+			}
+			if pid <= 0 || err != nil {
+				break
+			}
+			if ws.Stopped() || ws.Continued() {
+				continue
+			}
+			h := r.waiting[pid]
+			delete(r.waiting, pid)
+			exits = append(exits, Exit{Pid: pid, Status: ws, Time: time.Now()})
+			handlers = append(handlers, h)
 		}
-		if pid <= 0 || err != nil {
-			break
+		r.mu.Unlock()
+		for i, e := range exits {
+			switch {
+			case handlers[i] != nil:
+				handlers[i](e)
+			case r.onOrphan != nil:
+				r.onOrphan(e)
+			}
 		}
-		if ws.Stopped() || ws.Continued() {
-			continue
+		clear(handlers) // keep no callback alive
+		r.exits, r.handlers = exits[:0], handlers[:0]
+		if len(exits) < reapBatch {
+			return
 		}
-		h := r.waiting[pid]
-		delete(r.waiting, pid)
-		exits = append(exits, Exit{Pid: pid, Status: ws, Time: time.Now()})
-		handlers = append(handlers, h)
-	}
-	r.mu.Unlock()
-	for i, e := range exits {
-		switch {
-		case handlers[i] != nil:
-			handlers[i](e)
-		case r.onOrphan != nil:
-			r.onOrphan(e)
-		}
-	}
-	clear(handlers) // keep no callback alive
-	if cap(exits) <= maxKept {
-		r.exits, r.handlers = exits, handlers
 	}
 }
 
-// maxKept bounds the lists reapAll keeps between calls.
-const maxKept = 1024
+// reapBatch is how many exits reapAll delivers at a time.
+const reapBatch = 256
 
 // Start starts cmd and registers onExit for its pid, atomically: the exit
 // cannot be reaped before it is registered. onExit is called exactly once,

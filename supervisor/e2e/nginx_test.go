@@ -1,0 +1,87 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sup-sh/sup/supervisor/api"
+)
+
+// nginxConf proxies 127.0.0.1:proxy to the app on 127.0.0.1:app, with
+// every path nginx writes under dir.
+const nginxConf = `daemon off;
+pid %[1]s/nginx.pid;
+error_log stderr;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path %[1]s/body;
+  proxy_temp_path %[1]s/proxy;
+  fastcgi_temp_path %[1]s/fastcgi;
+  uwsgi_temp_path %[1]s/uwsgi;
+  scgi_temp_path %[1]s/scgi;
+  upstream app { server 127.0.0.1:%[2]d; }
+  server {
+    listen 127.0.0.1:%[3]d;
+    location / { proxy_pass http://app; }
+  }
+}
+`
+
+// The story sup exists for: nginx in front of an app, both supervised,
+// nginx started only once the app has bound its port. When supd says all
+// is ready, a request through nginx never gets a 502; when the app dies,
+// supd says so at once, and after the restart nginx answers again.
+func TestNginxInFrontNever502(t *testing.T) {
+	nginx, err := exec.LookPath("nginx")
+	if err != nil {
+		if _, serr := os.Stat("/usr/sbin/nginx"); serr != nil {
+			t.Skip("nginx is not installed (make test installs it)")
+		}
+		nginx = "/usr/sbin/nginx"
+	}
+	appPort, proxyPort := freePort(t), freePort(t)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(nginxConf, dir, appPort, proxyPort)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startSupd(t, fmt.Sprintf(`
+process "app" {
+  command = ["{{app}}", "--delay", "300ms", "--listen", "tcp:127.0.0.1:%d"]
+  ready { tcp = "127.0.0.1:%d" }
+}
+process "nginx" {
+  command    = [%q, "-c", %q, "-p", %q, "-e", "stderr"]
+  depends_on = ["app"]
+  ready { tcp = "127.0.0.1:%d" }
+  stop { signal = "SIGQUIT" }
+}`, appPort, appPort, nginx, conf, dir, proxyPort))
+	if out, code := s.ctl("wait", "--timeout", "30s"); code != 0 {
+		t.Fatalf("supctl wait: exit %d: %s", code, out)
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d/", proxyPort)
+	if code, body := get(t, url); code != http.StatusOK || body != "ok" {
+		t.Fatalf("through nginx right after supd said ready: %d %q", code, body)
+	}
+
+	app := s.status()["app"]
+	syscall.Kill(app.Pid, syscall.SIGKILL)
+	down := s.waitFor("app", 10*time.Second, "seen down", func(st api.Status) bool { return st.Pid != app.Pid })
+	if down.Ready {
+		t.Fatalf("app reported ready right after kill -9: %+v", down)
+	}
+	s.waitReady("app")
+	if code, body := get(t, url); code != http.StatusOK || body != "ok" {
+		t.Fatalf("through nginx once supd says the app is ready again: %d %q", code, body)
+	}
+	if st := s.status()["nginx"]; !st.Ready || st.Restarts != 0 {
+		t.Fatalf("nginx: %+v", st)
+	}
+}

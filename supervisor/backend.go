@@ -140,7 +140,7 @@ func (s *Supervisor) Restart(ctx context.Context, names []string) error {
 
 // Subscribe implements control.Backend.
 func (s *Supervisor) Subscribe(ctx context.Context) <-chan api.Event {
-	return s.events.subscribe(ctx)
+	return s.events.Subscribe(ctx, 256)
 }
 
 // Logs implements control.Backend.

@@ -1,51 +1,11 @@
 package supervisor
 
 import (
-	"context"
-	"sync"
 	"time"
 
 	"github.com/sup-sh/sup/supervisor/api"
 	"github.com/sup-sh/sup/supervisor/reaper"
 )
-
-// broker fans state-change events out to subscribers. publish never
-// blocks: a subscriber that does not keep up misses events.
-type broker struct {
-	mu   sync.Mutex
-	subs map[chan api.Event]struct{}
-}
-
-// subscribe returns a channel of every event published from now on, until
-// ctx is done; then the channel is closed.
-func (b *broker) subscribe(ctx context.Context) <-chan api.Event {
-	ch := make(chan api.Event, 256)
-	b.mu.Lock()
-	if b.subs == nil {
-		b.subs = make(map[chan api.Event]struct{})
-	}
-	b.subs[ch] = struct{}{}
-	b.mu.Unlock()
-	go func() {
-		<-ctx.Done()
-		b.mu.Lock()
-		delete(b.subs, ch)
-		b.mu.Unlock()
-		close(ch)
-	}()
-	return ch
-}
-
-func (b *broker) publish(e api.Event) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for ch := range b.subs {
-		select {
-		case ch <- e:
-		default:
-		}
-	}
-}
 
 // event describes i's current state, coming from state from.
 func (s *Supervisor) event(i *instance, from State) api.Event {

@@ -76,7 +76,7 @@ func (s *Supervisor) set(i *instance, st State, ready bool, reason string) {
 		}
 		ev.Str("from", from.String()).Int("pid", i.pid).Msg(st.String())
 	}
-	s.events.publish(s.event(i, from))
+	s.events.Publish(s.event(i, from))
 }
 
 // start brings a down (or backing-off) instance up. requested: by the

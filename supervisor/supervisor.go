@@ -20,7 +20,9 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/sup-sh/sup/probe"
+	"github.com/sup-sh/sup/supervisor/api"
 	"github.com/sup-sh/sup/supervisor/config"
+	"github.com/sup-sh/sup/supervisor/fanout"
 	"github.com/sup-sh/sup/supervisor/output"
 	"github.com/sup-sh/sup/supervisor/reaper"
 	"golang.org/x/sys/unix"
@@ -58,8 +60,8 @@ type Supervisor struct {
 	notify    func(Summary)
 	onReady   func(process string, instance int, d time.Duration)
 	reloading func(begin bool)
-	events    broker
-	env       []string // supd's environment, minus what children must not inherit
+	events    fanout.Hub[api.Event] // every state change; never blocks the loop
+	env       []string              // supd's environment, minus what children must not inherit
 
 	inbox chan func()   // closures run by the loop
 	quit  chan struct{} // closed when Run returns

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sup-sh/sup/supervisor/api"
+	"github.com/sup-sh/sup/supervisor/fanout"
 )
 
 // Ring keeps the most recent lines of one instance in at most max bytes,
@@ -19,7 +20,7 @@ type Ring struct {
 
 	mu        sync.Mutex
 	cur, prev generation
-	followers map[chan api.LogLine]struct{}
+	followers fanout.Hub[api.LogLine]
 }
 
 type generation struct {
@@ -57,15 +58,8 @@ func (r *Ring) add(t time.Time, stream string, line []byte) {
 	}
 	r.cur.recs = append(r.cur.recs, record{unixNano: t.UnixNano(), stderr: stream == Stderr, off: len(r.cur.data), n: len(line)})
 	r.cur.data = append(r.cur.data, line...)
-	if len(r.followers) == 0 {
-		return
-	}
-	l := r.lineAt(&r.cur, len(r.cur.recs)-1)
-	for ch := range r.followers {
-		select {
-		case ch <- l:
-		default: // a slow follower misses lines; supd never waits for it
-		}
+	if r.followers.Active() { // a slow follower misses lines; supd never waits
+		r.followers.Publish(r.lineAt(&r.cur, len(r.cur.recs)-1))
 	}
 }
 
@@ -105,19 +99,5 @@ func (r *Ring) Last(n int) []api.LogLine {
 // Follow returns a channel of every line added from now on, until ctx is
 // done; then the channel is closed.
 func (r *Ring) Follow(ctx context.Context) <-chan api.LogLine {
-	ch := make(chan api.LogLine, 1024)
-	r.mu.Lock()
-	if r.followers == nil {
-		r.followers = make(map[chan api.LogLine]struct{})
-	}
-	r.followers[ch] = struct{}{}
-	r.mu.Unlock()
-	go func() {
-		<-ctx.Done()
-		r.mu.Lock()
-		delete(r.followers, ch)
-		r.mu.Unlock()
-		close(ch)
-	}()
-	return ch
+	return r.followers.Subscribe(ctx, 1024)
 }

@@ -145,6 +145,7 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 	signals := make(chan os.Signal, 16)
 	signal.Notify(signals, handledSignals...)
 	defer signal.Stop(signals)
+	resetIgnoredSignals() // children start with default dispositions
 
 	runCtx, shutdown := context.WithCancel(ctx)
 	srv := &control.Server{Backend: sup, Log: log.With().Str("component", "control").Logger()}

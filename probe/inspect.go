@@ -2,6 +2,7 @@ package probe
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
@@ -107,11 +108,17 @@ func cpuPercent(p Proc, prev cpuSample, now time.Time, uptime time.Duration) flo
 	if age := now.Sub(prev.at); !prev.at.IsZero() && age > 0 && age < cpuWindow && p.CPUTicks >= prev.ticks {
 		ticks, span = p.CPUTicks-prev.ticks, age
 	}
-	if span <= 0 {
+	// CPU time comes in ticks of 1/userHZ s: over a shorter span than
+	// minCPUSpan the figure is mostly rounding (one tick in 3 ms of life
+	// reads 333%), and no process uses more than every core.
+	if span < minCPUSpan {
 		return 0
 	}
-	return float64(ticks) / userHZ / span.Seconds() * 100
+	return min(float64(ticks)/userHZ/span.Seconds()*100, float64(100*runtime.NumCPU()))
 }
+
+// minCPUSpan is the shortest span a CPU% is computed over: 10 ticks.
+const minCPUSpan = 10 * time.Second / userHZ
 
 // bootTime is the time since boot, on the clock of /proc/PID/stat's
 // starttime.

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -42,5 +43,15 @@ func TestCPUPercent(t *testing.T) {
 	prev.at = now.Add(-2 * cpuWindow)
 	if got := cpuPercent(p, prev, now, 110e9); got != 5 {
 		t.Errorf("old sample: %v%%, want 5", got)
+	}
+	// Just started: one tick in 3ms is rounding, not 333%.
+	young := Proc{StartTime: 100 * userHZ, CPUTicks: 1}
+	if got := cpuPercent(young, cpuSample{}, now, 100e9+3e6); got != 0 {
+		t.Errorf("3ms old: %v%%, want 0", got)
+	}
+	// Never more than every core.
+	busy := Proc{StartTime: 100 * userHZ, CPUTicks: 1000}
+	if got, most := cpuPercent(busy, cpuSample{}, now, 101e9), float64(100*runtime.NumCPU()); got != most {
+		t.Errorf("1000 ticks in 1s: %v%%, want at most %v", got, most)
 	}
 }

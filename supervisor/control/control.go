@@ -69,6 +69,10 @@ type Backend interface {
 // process nor an instance. The server answers 404.
 var ErrUnknown = errors.New("no such process")
 
+// ErrShuttingDown is wrapped by Backend errors about a request that comes
+// while supd stops everything. The server answers 503.
+var ErrShuttingDown = errors.New("supd is shutting down")
+
 // ReloadError is a reload refused because of a bad config; nothing changed.
 type ReloadError struct {
 	// Diagnostics are the config errors, one "FILE:LINE:COL: error: ..."

@@ -229,6 +229,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, names []string, er
 		code = waitErr.status
 	case errors.As(err, &reloadErr):
 		code, body.Diagnostics = http.StatusUnprocessableEntity, reloadErr.Diagnostics
+	case errors.Is(err, ErrShuttingDown):
+		code = http.StatusServiceUnavailable
 	case r.Context().Err() != nil:
 		// Shutting down, or the client left and will not read this.
 		code, body.Error = http.StatusServiceUnavailable, "supd is shutting down"

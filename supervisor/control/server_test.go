@@ -312,12 +312,20 @@ func TestReloadBadConfig(t *testing.T) {
 	}
 }
 
-func TestBackendErrorIs500(t *testing.T) {
-	b := controltest.NewStore(inst("api", api.StateRunning)).Backend()
-	b.StopFunc = func(context.Context, []string) error { return errors.New("supd is shutting down") }
-	c, _ := serve(t, b)
-	_, err := c.Do(controltest.Context(t), control.ActionStop, api.ActionRequest{Names: []string{"api"}})
-	remoteErr(t, err, http.StatusInternalServerError, "supd is shutting down")
+func TestBackendErrors(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		code int
+	}{
+		{errors.New("disk on fire"), http.StatusInternalServerError},
+		{fmt.Errorf("stop: %w", control.ErrShuttingDown), http.StatusServiceUnavailable},
+	} {
+		b := controltest.NewStore(inst("api", api.StateRunning)).Backend()
+		b.StopFunc = func(context.Context, []string) error { return tt.err }
+		c, _ := serve(t, b)
+		_, err := c.Do(controltest.Context(t), control.ActionStop, api.ActionRequest{Names: []string{"api"}})
+		remoteErr(t, err, tt.code, tt.err.Error())
+	}
 }
 
 func TestWhy(t *testing.T) {

@@ -11,14 +11,25 @@ import (
 	"github.com/sup-sh/sup/supervisor/control"
 )
 
-// Reload implements control.Backend. With names, it restarts their
-// instances one at a time, each once the previous one is ready again. With
-// none, it re-reads the config and applies the difference: processes added
-// are started, removed ones stopped, changed ones restarted one instance at
-// a time. A bad config changes nothing.
+// Reload implements control.Backend. With names, it starts restarting
+// their instances one at a time, each once the previous one is ready again,
+// and returns: the roll goes on in the background (the control server waits
+// for it when asked). With none, it re-reads the config and applies the
+// difference, returning once it is done: processes added are started,
+// removed ones stopped, changed ones restarted one instance at a time. A bad
+// config changes nothing.
 func (s *Supervisor) Reload(ctx context.Context, names []string) error {
 	if len(names) > 0 {
-		return s.roll(ctx, names)
+		snaps, err := s.snapshots(ctx, names)
+		if err != nil {
+			return err
+		}
+		go func() {
+			if err := s.roll(s.life, snaps); err != nil {
+				s.log.Error().Err(err).Strs("names", names).Msg("rolling restart stopped")
+			}
+		}()
+		return nil
 	}
 	if s.reload == nil {
 		return errors.New("this supd has no config file to reload")
@@ -38,7 +49,11 @@ func (s *Supervisor) Reload(ctx context.Context, names []string) error {
 	if len(changed) == 0 {
 		return nil
 	}
-	return s.roll(ctx, changed)
+	snaps, err := s.snapshots(ctx, changed)
+	if err != nil {
+		return err
+	}
+	return s.roll(ctx, snaps)
 }
 
 // apply switches to cfg: starts added instances, stops and forgets removed
@@ -87,13 +102,9 @@ func sameSpec(a, b *config.Spec) bool {
 	return reflect.DeepEqual(ac, bc)
 }
 
-// roll restarts the named instances one at a time, waiting for each to be
-// ready (or down by policy) before the next.
-func (s *Supervisor) roll(ctx context.Context, names []string) error {
-	snaps, err := s.snapshots(ctx, names)
-	if err != nil {
-		return err
-	}
+// roll restarts the instances one at a time, waiting for each to be ready
+// (or down by policy) before the next.
+func (s *Supervisor) roll(ctx context.Context, snaps []snapshot) error {
 	for _, sn := range snaps {
 		if sn.status.State == api.StateStopped && sn.status.Reason == "" {
 			continue // stopped by request: stays stopped

@@ -64,8 +64,10 @@ type Supervisor struct {
 	events    fanout.Hub[api.Event] // every state change; never blocks the loop
 	env       []string              // supd's environment, minus what children must not inherit
 
-	inbox chan func()   // closures run by the loop
-	quit  chan struct{} // closed when Run returns
+	inbox chan func()     // closures run by the loop
+	quit  chan struct{}   // closed when Run returns
+	life  context.Context // done when Run returns: for work outliving a request
+	end   context.CancelFunc
 
 	pumps       sync.WaitGroup // output pumps still reading a child's pipe
 	orphanCheck atomic.Bool    // an orphanExited is queued on the loop
@@ -96,6 +98,7 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 		inspector: probe.NewInspector(),
 		cfg:       cfg,
 	}
+	s.life, s.end = context.WithCancel(context.Background())
 	if s.out == nil {
 		s.out = output.NewWriter(os.Stderr)
 	}
@@ -124,6 +127,7 @@ func (s *Supervisor) Runner() probe.Runner { return s.reaper }
 // process's code.
 func (s *Supervisor) Run(ctx context.Context) int {
 	defer close(s.quit)
+	defer s.end()
 	reapCtx, stopReaping := context.WithCancel(context.Background())
 	defer stopReaping()
 	go s.reaper.Reap(reapCtx)

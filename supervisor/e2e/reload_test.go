@@ -120,3 +120,50 @@ func (s *supd) rewrite(body string) {
 		s.t.Fatal(err)
 	}
 }
+
+// supctl reload NAME restarts the instances one at a time: an instance
+// is stopped only once the previous one is ready again, so the process is
+// never down as a whole. --no-wait returns while the roll goes on.
+func TestReloadNameRolls(t *testing.T) {
+	p0, p1 := freePort(t), freePort(t)
+	s := startSupd(t, fmt.Sprintf(`
+process "app" {
+  instances = 2
+  command   = ["{{app}}", "--delay", "300ms", "--listen", "tcp:127.0.0.1:${[%d, %d][instance]}"]
+  ready { tcp = "127.0.0.1:${[%d, %d][instance]}" }
+}`, p0, p1, p0, p1))
+	s.waitReady("app:0")
+	s.waitReady("app:1")
+
+	begin := time.Now()
+	if out, code := s.ctl("reload", "--no-wait", "app"); code != 0 {
+		t.Fatalf("supctl reload --no-wait app: exit %d: %s", code, out)
+	}
+	if took := time.Since(begin); took > 500*time.Millisecond {
+		t.Errorf("reload --no-wait took %s: it waited for the roll (2 × 300ms binds)", took)
+	}
+	for _, n := range []string{"app:0", "app:1"} {
+		s.waitFor(n, 20*time.Second, "rolled", func(st api.Status) bool { return st.Ready && st.Restarts == 1 })
+	}
+	// supd logs every transition from its loop, in order.
+	ready0 := s.logTime(t, `"instance":0`, `"from":"starting"`, `"message":"running"`, 2)
+	stop1 := s.logTime(t, `"instance":1`, `"message":"stopping"`, "", 1)
+	if stop1.Before(ready0) {
+		t.Fatalf("app:1 was stopped at %s, before app:0 was ready again at %s", stop1, ready0)
+	}
+}
+
+// logTime returns the time of the nth record of supd's log containing all
+// of the given fragments (empty ones are ignored).
+func (s *supd) logTime(t *testing.T, a, b, c string, nth int) time.Time {
+	t.Helper()
+	for _, l := range strings.Split(s.out.String(), "\n") {
+		if strings.Contains(l, a) && strings.Contains(l, b) && strings.Contains(l, c) {
+			if nth--; nth == 0 {
+				return logTime(t, l)
+			}
+		}
+	}
+	t.Fatalf("no record %d with %s %s %s in supd's log", nth, a, b, c)
+	return time.Time{}
+}

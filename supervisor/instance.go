@@ -32,8 +32,7 @@ type instance struct {
 	started  time.Time
 	readyAt  time.Time
 	lastExit *reaper.Exit
-	exitCode *int // for a spawn that failed: 127/126/1
-	listen   []string
+	exitCode *int   // for a spawn that failed: 127/126/1
 	probe    string // last probe result, for `why`
 
 	stoppedByRequest bool
@@ -112,7 +111,7 @@ func (s *Supervisor) tryLaunch(i *instance) {
 func (s *Supervisor) spawn(i *instance) {
 	i.gen++
 	gen := i.gen
-	i.failure, i.exitCode, i.listen = "", nil, nil
+	i.failure, i.exitCode = "", nil
 	rd, err := probe.NewReadiness(i.spec.Name, i.spec.Ready, i.spec.Dir, s.reaper)
 	if err != nil {
 		s.spawnFailed(i, 1, fmt.Sprintf("readiness setup: %v", err))
@@ -191,7 +190,7 @@ func (s *Supervisor) progress(i *instance, gen uint64, r probe.Result) {
 	if i.gen != gen || i.state != Starting || i.failure != "" {
 		return
 	}
-	i.listen, i.probe = r.Listening, r.Reason
+	i.probe = r.Reason
 	if r.Status != "" && r.Reason == "" {
 		i.probe = "STATUS=" + r.Status
 	}
@@ -262,25 +261,21 @@ func (s *Supervisor) stop(i *instance) {
 
 // restart stops i (if up) and starts it again.
 func (s *Supervisor) restart(i *instance) {
-	if i.pid == 0 || i.state == Stopping {
-		if i.state == Stopping {
-			i.afterStop = func() { s.start(i, true) }
-			return
-		}
-		s.stopTimer(&i.timer)
-		i.state = Stopped
+	switch {
+	case i.pid == 0 && i.state != Stopping: // down, in backoff, or waiting for dependencies
 		s.start(i, true)
-		return
+	case i.state == Stopping:
+		i.afterStop = func() { s.start(i, true) }
+	default:
+		s.beginStop(i)
+		i.afterStop = func() { s.start(i, true) }
 	}
-	s.beginStop(i)
-	i.afterStop = func() { s.start(i, true) }
 }
 
 // beginStop marks i stopping: drain first (not ready), then the stop signal.
 func (s *Supervisor) beginStop(i *instance) {
 	s.cancelProbes(i)
 	s.stopTimer(&i.readyTmr)
-	s.set(i, Stopping, false, "stopping")
 	if d := i.spec.Stop.Drain; d > 0 {
 		gen := i.gen
 		s.set(i, Stopping, false, fmt.Sprintf("draining for %s", d))
@@ -292,6 +287,7 @@ func (s *Supervisor) beginStop(i *instance) {
 		})
 		return
 	}
+	s.set(i, Stopping, false, "stopping")
 	s.signalStop(i)
 }
 
@@ -336,13 +332,13 @@ func (s *Supervisor) exited(i *instance, gen uint64, e reaper.Exit) {
 
 // ended applies the restart policy after an unrequested end.
 func (s *Supervisor) ended(i *instance, e reaper.Exit) {
-	desc := describeExit(e)
+	desc := e.String()
 	failed := e.Code() != 0 || i.failure != ""
 	why := desc
 	switch {
 	case i.failure != "":
 		why = i.failure
-	case !i.ready && i.readyAt.IsZero() && hasAddress(i.spec.Ready) && i.spec.Type == config.Service:
+	case !i.ready && i.readyAt.IsZero() && len(expected(i.spec.Ready)) > 0 && i.spec.Type == config.Service:
 		why = desc + " before binding"
 	}
 	var readyFor time.Duration
@@ -481,13 +477,6 @@ func treeAlive(i *instance) bool {
 	return groupAlive(i.pgid) || len(strays(i)) > 0
 }
 
-func describeExit(e reaper.Exit) string {
-	if sig, ok := e.Signaled(); ok {
-		return "killed by " + reaper.SignalName(sig)
-	}
-	return fmt.Sprintf("exited %d", e.Status.ExitStatus())
-}
-
 // address is one configured ready address.
 type address struct{ network, address string }
 
@@ -503,5 +492,3 @@ func expected(r config.Ready) []address {
 	}
 	return out
 }
-
-func hasAddress(r config.Ready) bool { return r.TCP != "" || r.Unix != "" }

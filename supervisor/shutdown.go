@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"slices"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -11,9 +12,8 @@ import (
 // in reverse depends_on order (in parallel where the graph allows). After
 // shutdown_timeout whatever is left is killed.
 type shutdown struct {
-	code   int
-	killed bool
-	timer  interface{ Stop() bool }
+	code  int
+	timer *time.Timer
 }
 
 // beginShutdown starts stopping everything; supd will exit with code.
@@ -65,7 +65,6 @@ func (s *Supervisor) dependentsDown(name string) bool {
 // killRemaining: shutdown_timeout has passed. SIGKILL every process tree
 // that is still there.
 func (s *Supervisor) killRemaining() {
-	s.shutdown.killed = true
 	for _, i := range s.insts {
 		if i.state.down() {
 			continue

@@ -65,8 +65,7 @@ type Supervisor struct {
 	env       []string              // supd's environment, minus what children must not inherit
 
 	inbox chan func()     // closures run by the loop
-	quit  chan struct{}   // closed when Run returns
-	life  context.Context // done when Run returns: for work outliving a request
+	life  context.Context // done when Run returns; work outliving a request uses it
 	end   context.CancelFunc
 
 	pumps       sync.WaitGroup // output pumps still reading a child's pipe
@@ -94,7 +93,6 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 		reloading: opts.Reloading,
 		env:       childEnv(os.Environ()),
 		inbox:     make(chan func(), 64),
-		quit:      make(chan struct{}),
 		inspector: probe.NewInspector(),
 		cfg:       cfg,
 	}
@@ -117,20 +115,14 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 	return s
 }
 
-// Runner returns the reaper as a probe.Runner, for exec checks and hooks.
-func (s *Supervisor) Runner() probe.Runner { return s.reaper }
-
 // Run starts every process (in depends_on order) and supervises them until
 // ctx is cancelled or a critical process ends for good; then it stops
 // everything in reverse dependency order and returns the exit code supd
 // should exit with: 0 after a requested shutdown, else the critical
 // process's code.
 func (s *Supervisor) Run(ctx context.Context) int {
-	defer close(s.quit)
 	defer s.end()
-	reapCtx, stopReaping := context.WithCancel(context.Background())
-	defer stopReaping()
-	go s.reaper.Reap(reapCtx)
+	go s.reaper.Reap(s.life)
 
 	for _, i := range s.insts {
 		s.start(i, false)
@@ -177,7 +169,7 @@ func (s *Supervisor) drainOutput(d time.Duration) {
 func (s *Supervisor) post(f func()) {
 	select {
 	case s.inbox <- f:
-	case <-s.quit:
+	case <-s.life.Done():
 	}
 }
 
@@ -186,7 +178,7 @@ func (s *Supervisor) call(ctx context.Context, f func()) error {
 	done := make(chan struct{})
 	select {
 	case s.inbox <- func() { f(); close(done) }:
-	case <-s.quit:
+	case <-s.life.Done():
 		return errStopped
 	case <-ctx.Done():
 		return ctx.Err()
@@ -194,7 +186,7 @@ func (s *Supervisor) call(ctx context.Context, f func()) error {
 	select {
 	case <-done:
 		return nil
-	case <-s.quit:
+	case <-s.life.Done():
 		return errStopped
 	case <-ctx.Done():
 		return ctx.Err()

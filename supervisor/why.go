@@ -62,7 +62,7 @@ func (s *Supervisor) Why(ctx context.Context, name string) (api.Why, error) {
 func (s *Supervisor) whyFacts(i *instance) whyFacts {
 	f := whyFacts{probe: i.probe, expect: expected(i.spec.Ready)}
 	if e := i.lastExit; e != nil {
-		f.lastExit = fmt.Sprintf("%s at %s", describeExit(*e), e.Time.Format("15:04:05"))
+		f.lastExit = fmt.Sprintf("%s at %s", e.String(), e.Time.Format("15:04:05"))
 		if !i.started.IsZero() && e.Time.After(i.started) {
 			f.lastExit += fmt.Sprintf(" after %s", e.Time.Sub(i.started).Round(time.Millisecond))
 		}

@@ -51,12 +51,12 @@ func (e Exit) Signaled() (syscall.Signal, bool) {
 	return 0, false
 }
 
-// String is "exit status 1" or "killed by SIGKILL".
+// String is "exited 1" or "killed by SIGKILL", as reasons say it.
 func (e Exit) String() string {
 	if sig, ok := e.Signaled(); ok {
 		return "killed by " + SignalName(sig)
 	}
-	return fmt.Sprintf("exit status %d", e.Status.ExitStatus())
+	return fmt.Sprintf("exited %d", e.Status.ExitStatus())
 }
 
 // SignalName is "SIGKILL" for syscall.SIGKILL.

@@ -294,7 +294,7 @@ func (s *Supervisor) beginStop(i *instance) {
 // signalStop sends the stop signal to the process tree and arms SIGKILL.
 func (s *Supervisor) signalStop(i *instance) {
 	if i.pgid == 0 {
-		return
+		return // never spawned: no timer to arm either
 	}
 	signalTree(i, i.spec.Stop.Signal)
 	gen := i.gen
@@ -462,8 +462,12 @@ func strays(i *instance) []int {
 
 // signalTree sends sig to i's process group and to its strays. The strays
 // are found first: once the group is gone, a stray that was never seen
-// cannot be told from any other orphan.
+// cannot be told from any other orphan. Nothing is sent before a first
+// spawn (kill(0) would signal supd's own group).
 func signalTree(i *instance, sig unix.Signal) {
+	if i.pgid <= 0 {
+		return
+	}
 	out := strays(i)
 	_ = unix.Kill(-i.pgid, sig)
 	for _, pid := range out {

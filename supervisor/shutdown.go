@@ -71,9 +71,7 @@ func (s *Supervisor) killRemaining() {
 		}
 		s.log.Warn().Str("process", i.spec.Process).Int("instance", i.spec.Instance).
 			Msg("shutdown_timeout passed: SIGKILL to its process tree")
-		if i.pgid > 0 {
-			signalTree(i, unix.SIGKILL)
-		}
+		signalTree(i, unix.SIGKILL)
 		if i.state != Stopping && i.pid == 0 {
 			s.set(i, Stopped, false, "")
 		}

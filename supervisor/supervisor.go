@@ -26,7 +26,6 @@ import (
 	"github.com/sup-sh/sup/supervisor/fanout"
 	"github.com/sup-sh/sup/supervisor/output"
 	"github.com/sup-sh/sup/supervisor/reaper"
-	"golang.org/x/sys/unix"
 )
 
 // Options configures a Supervisor.
@@ -315,12 +314,12 @@ func (s *Supervisor) Ping(ctx context.Context) error {
 	return s.call(ctx, func() {})
 }
 
-// Signal forwards sig to the process group of every running instance.
+// Signal forwards sig to the process tree of every running instance.
 func (s *Supervisor) Signal(sig syscall.Signal) {
 	s.post(func() {
 		for _, i := range s.insts {
 			if i.pid != 0 {
-				_ = unix.Kill(-i.pgid, sig)
+				signalTree(i, sig)
 			}
 		}
 	})

@@ -87,6 +87,9 @@ func (s *Supervisor) inspect(snaps []snapshot) []api.Status {
 	s.inspectMu.Lock()
 	usage, err := s.inspector.Inspect(trees)
 	s.inspectMu.Unlock()
+	if err != nil {
+		s.log.Warn().Err(err).Msg("status: cannot read CPU, memory and sockets of the processes")
+	}
 	out := make([]api.Status, len(snaps))
 	for k, sn := range snaps {
 		out[k] = sn.status

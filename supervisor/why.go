@@ -10,6 +10,7 @@ import (
 
 	"github.com/sup-sh/sup/probe"
 	"github.com/sup-sh/sup/supervisor/api"
+	"github.com/sup-sh/sup/supervisor/config"
 )
 
 // whyFacts is what the loop knows about an instance beyond its Status.
@@ -22,20 +23,17 @@ type whyFacts struct {
 // Why implements control.Backend: the 502 checklist for one instance (for
 // a process with several, the first that is not ready).
 func (s *Supervisor) Why(ctx context.Context, name string) (api.Why, error) {
-	snaps, err := s.snapshots(ctx, []string{name})
-	if err != nil {
-		return api.Why{}, err
-	}
-	pick := 0
-	for k, sn := range snaps {
-		if !sn.status.Ready {
-			pick = k
-			break
-		}
-	}
-	sn := snaps[pick]
+	var sn snapshot
 	var facts whyFacts
-	if err := s.call(ctx, func() { facts = s.whyFacts(sn.inst) }); err != nil {
+	err := s.onLoop(ctx, []string{name}, func(insts []*instance) error {
+		i := insts[0]
+		if k := slices.IndexFunc(insts, func(i *instance) bool { return !i.ready }); k >= 0 {
+			i = insts[k]
+		}
+		sn, facts = snapshot{status: s.status(i), tree: i.tree, inst: i}, s.whyFacts(i)
+		return nil
+	})
+	if err != nil {
 		return api.Why{}, err
 	}
 	st := s.inspect([]snapshot{sn})[0]
@@ -55,7 +53,7 @@ func (s *Supervisor) Why(ctx context.Context, name string) (api.Why, error) {
 	for _, a := range facts.expect {
 		w.Holders = append(w.Holders, holder(a, pids))
 	}
-	w.Checks = checklist(w, sn.inst.spec.Type == "oneshot")
+	w.Checks = checklist(w, sn.inst.spec.Type == config.Oneshot)
 	return w, nil
 }
 

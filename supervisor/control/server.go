@@ -43,17 +43,6 @@ type Server struct {
 	PollInterval time.Duration
 }
 
-// Serve opens the control socket at path (see Listen) and serves b on it
-// until ctx is done; the socket is removed when it returns.
-func Serve(ctx context.Context, path string, b Backend, log zerolog.Logger) error {
-	ln, err := Listen(path)
-	if err != nil {
-		return err
-	}
-	s := &Server{Backend: b, Log: log}
-	return s.Serve(ctx, ln)
-}
-
 // Serve serves ln until ctx is done, then cancels the requests in flight
 // (streams end, waits answer 503), closes ln and returns nil. It returns an
 // error only if serving fails before that. ln is closed either way.

@@ -25,7 +25,7 @@ func unknownName(name string, known []string) error {
 type snapshot struct {
 	status api.Status
 	tree   *probe.Tree
-	inst   *instance // read only fields that never change: spec, sink
+	inst   *instance // off the loop, only its sink may be used: it never changes
 }
 
 // onLoop resolves names to instances and runs f with them, on the loop.

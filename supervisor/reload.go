@@ -9,6 +9,7 @@ import (
 	"github.com/sup-sh/sup/supervisor/api"
 	"github.com/sup-sh/sup/supervisor/config"
 	"github.com/sup-sh/sup/supervisor/control"
+	"github.com/sup-sh/sup/supervisor/restart"
 )
 
 // Reload implements control.Backend. With names, it starts restarting
@@ -77,7 +78,7 @@ func (s *Supervisor) apply(cfg *config.Config) (changed []string) {
 			}
 			if !sameSpec(i.spec, spec) {
 				i.spec = spec
-				i.tracker.Reset()
+				i.tracker = restart.NewTracker(spec.Restart)
 				changed = append(changed, spec.Name)
 			}
 			next = append(next, i)

@@ -18,6 +18,7 @@ type whyFacts struct {
 	lastExit string
 	probe    string
 	expect   []address
+	oneshot  bool
 }
 
 // Why implements control.Backend: the 502 checklist for one instance (for
@@ -53,12 +54,12 @@ func (s *Supervisor) Why(ctx context.Context, name string) (api.Why, error) {
 	for _, a := range facts.expect {
 		w.Holders = append(w.Holders, holder(a, pids))
 	}
-	w.Checks = checklist(w, sn.inst.spec.Type == config.Oneshot)
+	w.Checks = checklist(w, facts.oneshot)
 	return w, nil
 }
 
 func (s *Supervisor) whyFacts(i *instance) whyFacts {
-	f := whyFacts{probe: i.probe, expect: expected(i.spec.Ready)}
+	f := whyFacts{probe: i.probe, expect: expected(i.spec.Ready), oneshot: i.spec.Type == config.Oneshot}
 	if e := i.lastExit; e != nil {
 		f.lastExit = fmt.Sprintf("%s at %s", e.String(), e.Time.Format("15:04:05"))
 		if !i.started.IsZero() && e.Time.After(i.started) {

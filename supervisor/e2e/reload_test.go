@@ -6,6 +6,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -166,4 +167,23 @@ func (s *supd) logTime(t *testing.T, a, b, c string, nth int) time.Time {
 	}
 	t.Fatalf("no record %d with %s %s %s in supd's log", nth, a, b, c)
 	return time.Time{}
+}
+
+// A reload that changes the restart block changes the policy applied to
+// the next exit.
+func TestReloadChangesRestartPolicy(t *testing.T) {
+	s := startSupd(t, `process "app" { command = ["sleep", "1000"] }`)
+	s.waitReady("app")
+	s.rewrite(`process "app" {
+  command = ["sleep", "1000"]
+  restart { policy = "never" }
+}`)
+	if out, code := s.ctl("reload"); code != 0 {
+		t.Fatalf("supctl reload: exit %d: %s", code, out)
+	}
+	st := s.waitReady("app") // restarted with the new spec
+	syscall.Kill(st.Pid, syscall.SIGKILL)
+	if st := s.waitState("app", api.StateExited); st.Restarts != 1 {
+		t.Fatalf("after kill -9 with policy never: %+v", st)
+	}
 }

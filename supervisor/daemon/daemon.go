@@ -128,15 +128,15 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 	notifier := newNotifier(log)
 	// The HTTP endpoint reads sup, and sup reports ready times to it: it is
 	// built from sup below, before sup.Run makes the first report.
-	var http *endpoint
+	var ep *endpoint
 	sup := supervisor.New(cfg, supervisor.Options{
 		Log: log, Output: out, Reload: load, Notify: notifier.summary, Reloading: notifier.reload,
-		OnReady: func(process string, instance int, d time.Duration) { http.observeReady(process, instance, d) },
+		OnReady: func(process string, instance int, d time.Duration) { ep.observeReady(process, instance, d) },
 	})
 
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	http, err = startEndpoint(ctx, cfg.Supervisor.HTTP, sup, log)
+	ep, err = startEndpoint(ctx, cfg.Supervisor.HTTP, sup, log)
 	if err != nil {
 		ln.Close() // removes the control socket file
 		log.Error().Err(err).Msg("cannot open the HTTP endpoint; nothing started")
@@ -155,12 +155,12 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 		}
 	}()
 	go notifier.watchdog(ctx, sup)
-	go handleSignals(ctx, signals, sup, shutdown, notifier, log)
+	go handleSignals(ctx, signals, sup, shutdown, log)
 
 	log.Info().Str("socket", cfg.Supervisor.Socket).Int("processes", len(cfg.Processes)).Int("pid", os.Getpid()).Msg("supd started")
 	code := sup.Run(runCtx)
 	stop()
-	http.wait()
+	ep.wait()
 	return code
 }
 
@@ -174,7 +174,7 @@ var handledSignals = []os.Signal{
 	syscall.SIGPIPE, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU,
 }
 
-func handleSignals(ctx context.Context, signals <-chan os.Signal, sup *supervisor.Supervisor, shutdown func(), n *notifier, log zerolog.Logger) {
+func handleSignals(ctx context.Context, signals <-chan os.Signal, sup *supervisor.Supervisor, shutdown func(), log zerolog.Logger) {
 	stopping := false
 	for {
 		var sig os.Signal

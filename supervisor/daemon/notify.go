@@ -71,22 +71,15 @@ func statusLine(s supervisor.Summary) string {
 	return line
 }
 
-// reload is the supervisor's Reloading option.
+// reload is the supervisor's Reloading option: RELOADING=1 (with the
+// MONOTONIC_USEC that Type=notify-reload wants) before, READY=1 after.
 func (n *notifier) reload(begin bool) {
 	if begin {
-		n.reloading()
-	} else {
-		n.reloaded()
+		var ts unix.Timespec
+		_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+		n.send(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d", ts.Nano()/1000))
+		return
 	}
-}
-
-func (n *notifier) reloading() {
-	var ts unix.Timespec
-	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-	n.send(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d", ts.Nano()/1000))
-}
-
-func (n *notifier) reloaded() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.send("READY=1\nSTATUS=" + statusLine(n.last))

@@ -2,7 +2,6 @@ package probe
 
 import (
 	"bytes"
-	"slices"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -41,13 +40,6 @@ func (s *fdScanner) sockets(pid int, fn func(ino uint64) bool) (stopped bool) {
 		return true
 	})
 	return stopped
-}
-
-// holds reports whether pid holds any of the sockets in inodes.
-func (s *fdScanner) holds(pid int, inodes []uint64) bool {
-	return s.sockets(pid, func(ino uint64) bool {
-		return !slices.Contains(inodes, ino)
-	})
 }
 
 // collect adds the socket inodes of every pid to set.

@@ -52,10 +52,17 @@ func NewHealth(name string, spec config.Health, run Runner) *Health {
 // until ctx is done, and reports after every check from its own goroutine.
 // Failures counts consecutive failed checks; Restart is set when it reaches
 // spec.Failures, or at once when the tree's RSS exceeds spec.MaxMemory.
-// Without any check configured Run returns at once.
+// Without any check configured Run returns at once. A tcp check keeps one
+// sock_diag socket for the whole Run, and remembers who holds the address
+// outside the tree until the holder changes.
 func (h *Health) Run(ctx context.Context, tree *Tree, report func(HealthResult)) {
 	if !h.spec.HasChecks() {
 		return
+	}
+	var sock *socketCheck
+	if h.tcp != nil && h.tcpErr == nil {
+		sock = newSocketCheck(h.name, *h.tcp, tree)
+		defer sock.Close()
 	}
 	ticker := time.NewTicker(h.spec.Interval)
 	defer ticker.Stop()
@@ -65,7 +72,7 @@ func (h *Health) Run(ctx context.Context, tree *Tree, report func(HealthResult))
 			return
 		case <-ticker.C:
 		}
-		res := h.check(ctx, tree)
+		res := h.check(ctx, tree, sock)
 		if ctx.Err() != nil {
 			return
 		}
@@ -73,13 +80,13 @@ func (h *Health) Run(ctx context.Context, tree *Tree, report func(HealthResult))
 	}
 }
 
-// check runs every check once.
-func (h *Health) check(ctx context.Context, tree *Tree) HealthResult {
+// check runs every check once; sock is the tcp check, or nil.
+func (h *Health) check(ctx context.Context, tree *Tree, sock *socketCheck) HealthResult {
 	if reason := h.overMemory(tree); reason != "" {
 		h.failures++
 		return HealthResult{Reason: reason, Failures: h.failures, Restart: true}
 	}
-	reason := h.firstFailure(ctx, tree)
+	reason := h.firstFailure(ctx, sock)
 	if reason == "" {
 		h.failures = 0
 		return HealthResult{OK: true}
@@ -95,7 +102,7 @@ func (h *Health) check(ctx context.Context, tree *Tree) HealthResult {
 
 // firstFailure runs the http, tcp and exec checks in that order and
 // returns why the first failing one fails, or "".
-func (h *Health) firstFailure(ctx context.Context, tree *Tree) string {
+func (h *Health) firstFailure(ctx context.Context, sock *socketCheck) string {
 	if h.http != nil {
 		if reason := h.http.get(ctx); reason != "" {
 			return reason
@@ -104,11 +111,8 @@ func (h *Health) firstFailure(ctx context.Context, tree *Tree) string {
 	if h.tcpErr != nil {
 		return h.tcpErr.Error()
 	}
-	if h.tcp != nil {
-		c := newSocketCheck(h.name, *h.tcp, tree)
-		reason := c.health()
-		c.Close()
-		if reason != "" {
+	if sock != nil {
+		if reason := sock.health(); reason != "" {
 			return reason
 		}
 	}

@@ -56,6 +56,15 @@ const (
 	DesiredStopped = "stopped"
 )
 
+// StoppedByRequest reports whether supd is driving s towards stopped on
+// purpose: Desired says so or, when the backend does not say, s is stopped.
+func (s Status) StoppedByRequest() bool {
+	if s.Desired != "" {
+		return s.Desired == DesiredStopped
+	}
+	return s.State == StateStopped
+}
+
 // MarshalJSON encodes s with Listening and Expect as [] rather than null
 // when empty, as the contract promises to scripts.
 func (s Status) MarshalJSON() ([]byte, error) {

@@ -194,9 +194,7 @@ func respawned(st api.Status, before map[string]api.Status) bool {
 func withoutStopped(sts []api.Status) []api.Status {
 	var kept []api.Status
 	for _, st := range sts {
-		stopped := st.Desired == api.DesiredStopped ||
-			(st.Desired == "" && st.State == api.StateStopped)
-		if !stopped {
+		if !st.StoppedByRequest() {
 			kept = append(kept, st)
 		}
 	}

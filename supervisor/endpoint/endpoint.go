@@ -196,11 +196,8 @@ func writeText(w http.ResponseWriter, code int, body string) {
 }
 
 // stoppedByRequest: /readyz leaves out what an operator stopped (supctl
-// stop, or supd shutting down). A backend that does not say what it wants
-// an instance to be counts every stopped one.
+// stop, or supd shutting down) once it is stopped; while it is stopping,
+// it still counts as not ready.
 func stoppedByRequest(st api.Status) bool {
-	if st.Desired != "" {
-		return st.Desired == api.DesiredStopped && st.State == api.StateStopped
-	}
-	return st.State == api.StateStopped
+	return st.State == api.StateStopped && st.StoppedByRequest()
 }

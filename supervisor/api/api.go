@@ -90,6 +90,16 @@ func ExitText(code *int, signal *string) string {
 	return ""
 }
 
+// Detail says why an instance is in state: reason or, when there is none
+// and the state is one reached by exiting (backoff, exited, fatal), how it
+// exited (see ExitText).
+func Detail(state, reason string, code *int, signal *string) string {
+	if reason == "" && (state == StateBackoff || state == StateExited || state == StateFatal) {
+		return ExitText(code, signal)
+	}
+	return reason
+}
+
 // Event is one state change, as `supctl events --json` streams it.
 type Event struct {
 	Time       time.Time `json:"time"`

@@ -225,11 +225,7 @@ func describe(st api.Status) string {
 	if st.State == api.StateRunning && !st.Ready {
 		s += ", not ready"
 	}
-	detail := st.Reason
-	if detail == "" && (st.State == api.StateBackoff || st.State == api.StateExited || st.State == api.StateFatal) {
-		detail = api.ExitText(st.ExitCode, st.ExitSignal)
-	}
-	if detail != "" {
+	if detail := api.Detail(st.State, st.Reason, st.ExitCode, st.ExitSignal); detail != "" {
 		s += ": " + detail
 	}
 	return s

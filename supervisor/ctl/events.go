@@ -39,11 +39,7 @@ func writeEvent(w io.Writer, e api.Event) error {
 	if e.Ready {
 		b.WriteString(" ready")
 	}
-	detail := e.Reason
-	if detail == "" && (e.State == api.StateBackoff || e.State == api.StateExited || e.State == api.StateFatal) {
-		detail = api.ExitText(e.ExitCode, e.ExitSignal)
-	}
-	if detail != "" {
+	if detail := api.Detail(e.State, e.Reason, e.ExitCode, e.ExitSignal); detail != "" {
 		b.WriteString(": " + detail)
 	}
 	b.WriteByte('\n')

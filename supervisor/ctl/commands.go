@@ -103,7 +103,9 @@ func (e *env) parse(args []string) ([]string, error) {
 	for {
 		if err := e.fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				io.WriteString(e.stdout, e.usage())
+				if _, werr := io.WriteString(e.stdout, e.usage()); werr != nil {
+					return nil, werr
+				}
 				return nil, err
 			}
 			return nil, e.usageError(err)

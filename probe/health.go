@@ -27,9 +27,10 @@ const (
 	maxHealthTimeout      = 10 * time.Second
 )
 
-// NewHealth prepares the checks of spec for the instance name. run is used
-// by exec checks; without it they fail.
-func NewHealth(name string, spec config.Health, run Runner) *Health {
+// NewHealth prepares the checks of spec for the instance name. dir is the
+// instance's working directory, where exec checks run; run is used by exec
+// checks; without it they fail.
+func NewHealth(name string, spec config.Health, dir string, run Runner) *Health {
 	if spec.Interval <= 0 {
 		spec.Interval = defaultHealthInterval
 	}
@@ -40,7 +41,7 @@ func NewHealth(name string, spec config.Health, run Runner) *Health {
 		h.http = newHTTPCheck(spec.HTTP, timeout)
 	}
 	if len(spec.Exec) > 0 {
-		h.exec = &execCheck{argv: spec.Exec, runner: run, timeout: timeout}
+		h.exec = &execCheck{argv: spec.Exec, dir: dir, runner: run, timeout: timeout}
 	}
 	if spec.TCP != "" {
 		h.tcp, h.tcpErr = newTarget("tcp", spec.TCP)

@@ -105,11 +105,21 @@ func (c *socketCheck) elsewhere() string {
 			}
 		}
 	}
-	holder := c.holder
+	return heldElsewhere(c.target.String(), c.holder, c.process)
+}
+
+// HeldReason is the reason given when address is held by h, outside the
+// tree of process: "127.0.0.1:3000 is held by pid 4242 (node), which is
+// not part of api".
+func HeldReason(address string, h Holder, process string) string {
+	return heldElsewhere(address, "pid "+strconv.Itoa(h.Pid)+" ("+h.Command+")", process)
+}
+
+func heldElsewhere(address, holder, process string) string {
 	if holder == "" {
 		holder = "another process"
 	}
-	return c.target.String() + " is held by " + holder + ", which is not part of " + c.process
+	return address + " is held by " + holder + ", which is not part of " + process
 }
 
 // treeListening returns what the tree listens on now. It scans /proc.

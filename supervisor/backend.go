@@ -84,16 +84,14 @@ func (s *Supervisor) inspect(snaps []snapshot) []api.Status {
 			trees[k] = sn.tree
 		}
 	}
-	s.inspectMu.Lock()
-	usage, err := s.inspector.Inspect(trees)
-	s.inspectMu.Unlock()
+	usage, err := s.inspector.Inspect(trees) // safe for concurrent use
 	if err != nil {
 		s.log.Warn().Err(err).Msg("status: cannot read CPU, memory and sockets of the processes")
 	}
 	out := make([]api.Status, len(snaps))
 	for k, sn := range snaps {
 		out[k] = sn.status
-		if err != nil || k >= len(usage) {
+		if k >= len(usage) { // nothing could be read
 			continue
 		}
 		out[k].CPUPercent, out[k].MemoryBytes = usage[k].CPUPercent, usage[k].RSS

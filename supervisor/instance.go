@@ -158,8 +158,7 @@ func (s *Supervisor) heldBefore(i *instance) string {
 		if err != nil || len(holders) == 0 {
 			continue
 		}
-		h := holders[0]
-		return fmt.Sprintf("%s is held by pid %d (%s), which is not part of %s", a.address, h.Pid, h.Command, i.spec.Name)
+		return probe.HeldReason(a.address, holders[0], i.spec.Name)
 	}
 	return ""
 }
@@ -224,7 +223,7 @@ func (s *Supervisor) becomeReady(i *instance) {
 	ctx, cancel := context.WithCancel(context.Background())
 	i.cancel = cancel
 	gen, tree := i.gen, i.tree
-	h := probe.NewHealth(i.spec.Name, i.spec.Health, s.reaper)
+	h := probe.NewHealth(i.spec.Name, i.spec.Health, i.spec.Dir, s.reaper)
 	go h.Run(ctx, tree, func(r probe.HealthResult) { s.post(func() { s.health(i, gen, r) }) })
 }
 

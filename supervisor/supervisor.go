@@ -70,7 +70,6 @@ type Supervisor struct {
 	pumps       sync.WaitGroup // output pumps still reading a child's pipe
 	orphanCheck atomic.Bool    // an orphanExited is queued on the loop
 
-	inspectMu sync.Mutex
 	inspector *probe.Inspector
 
 	// Owned by the loop.

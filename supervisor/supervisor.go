@@ -127,13 +127,10 @@ func (s *Supervisor) Run(ctx context.Context) int {
 	}
 	done := ctx.Done()
 	for {
-		select {
-		case f := <-s.inbox:
-			f()
-		case <-done:
-			done = nil
-			s.beginShutdown(0, "supd was asked to stop")
-		}
+		// After the first starts and after every message: what they
+		// changed may let waiting processes start, changes the Summary
+		// (processes without a ready check are ready once spawned), or
+		// completes the shutdown.
 		s.launchWaiting()
 		s.notifySummary()
 		if s.shutdown != nil && s.shutdown.complete(s) {
@@ -141,6 +138,13 @@ func (s *Supervisor) Run(ctx context.Context) int {
 			s.drainOutput(outputDrainTimeout)
 			s.log.Info().Int("exit_code", s.shutdown.code).Msg("all processes stopped")
 			return s.shutdown.code
+		}
+		select {
+		case f := <-s.inbox:
+			f()
+		case <-done:
+			done = nil
+			s.beginShutdown(0, "supd was asked to stop")
 		}
 	}
 }

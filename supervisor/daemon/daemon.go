@@ -126,12 +126,15 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 		return exitConfig
 	}
 	notifier := newNotifier(log)
+	release := newReleaser(log)
 	// The HTTP endpoint reads sup, and sup reports ready times to it: it is
 	// built from sup below, before sup.Run makes the first report.
 	var ep *endpoint
 	sup := supervisor.New(cfg, supervisor.Options{
-		Log: log, Output: out, Reload: load, Notify: notifier.summary, Reloading: notifier.reload,
-		OnReady: func(process string, instance int, d time.Duration) { ep.observeReady(process, instance, d) },
+		Log: log, Output: out, Reload: load,
+		Notify:    func(s supervisor.Summary) { notifier.summary(s); release.summary(s) },
+		Reloading: func(begin bool) { notifier.reload(begin); release.reloaded(begin) },
+		OnReady:   func(process string, instance int, d time.Duration) { ep.observeReady(process, instance, d) },
 	})
 
 	ctx, stop := context.WithCancel(context.Background())
@@ -155,6 +158,7 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 		}
 	}()
 	go notifier.watchdog(ctx, sup)
+	go release.run(ctx)
 	go handleSignals(ctx, signals, sup, shutdown, log)
 
 	log.Info().Str("socket", cfg.Supervisor.Socket).Int("processes", len(cfg.Processes)).Int("pid", os.Getpid()).Msg("supd started")

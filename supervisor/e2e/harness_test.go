@@ -91,6 +91,7 @@ type supdOptions struct {
 	// files are inherited by supd as fds 3, 4, ... (not close-on-exec),
 	// as a careless parent would leave them.
 	files []*os.File
+	args  []string // supd flags before the config path
 }
 
 // config renders an HCL body for a test: it gets a supervisor block with a
@@ -157,7 +158,8 @@ func launchSupdWith(t *testing.T, o supdOptions, body string) *supd {
 		t.Fatal(err)
 	}
 	s := &supd{t: t, dir: dir, socket: filepath.Join(dir, "supd.sock"), out: &syncBuffer{}, done: make(chan struct{})}
-	argv := append(slices.Clone(o.wrap), filepath.Join(bin, "supd"), "--log-format", "json", path)
+	argv := append(slices.Clone(o.wrap), filepath.Join(bin, "supd"), "--log-format", "json")
+	argv = append(append(argv, o.args...), path)
 	s.cmd = exec.Command(argv[0], argv[1:]...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	s.cmd.Env = append(os.Environ(), o.env...)

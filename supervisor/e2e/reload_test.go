@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -158,15 +159,22 @@ process "app" {
 // of the given fragments (empty ones are ignored).
 func (s *supd) logTime(t *testing.T, a, b, c string, nth int) time.Time {
 	t.Helper()
+	return logTime(t, s.logLine(t, nth, a, b, c))
+}
+
+// logLine returns the nth record of supd's log containing all of frags
+// (empty ones are ignored).
+func (s *supd) logLine(t *testing.T, nth int, frags ...string) string {
+	t.Helper()
 	for _, l := range strings.Split(s.out.String(), "\n") {
-		if strings.Contains(l, a) && strings.Contains(l, b) && strings.Contains(l, c) {
+		if !slices.ContainsFunc(frags, func(f string) bool { return !strings.Contains(l, f) }) {
 			if nth--; nth == 0 {
-				return logTime(t, l)
+				return l
 			}
 		}
 	}
-	t.Fatalf("no record %d with %s %s %s in supd's log", nth, a, b, c)
-	return time.Time{}
+	t.Fatalf("no record %d with %q in supd's log", nth, frags)
+	return ""
 }
 
 // A reload that changes the restart block changes the policy applied to

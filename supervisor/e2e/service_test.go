@@ -5,6 +5,7 @@ package e2e
 // the contract's "supd as a service" promises, through the real binaries.
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -433,6 +434,63 @@ process "notified" {
 		t.Fatalf("supd exited %d", code)
 	}
 	sock.waitFor(t, 5*time.Second, "STOPPING=1", line("STOPPING=1"))
+}
+
+// Processes without a ready check are ready once spawned: READY=1 must not
+// wait for some later event to wake the supervisor loop. (launchSupd: a
+// control request would be such an event.)
+func TestSdNotifyReadyOnSpawn(t *testing.T) {
+	sock := listenNotify(t)
+	launchSupd(t, `
+process "a" {
+  command = ["sleep", "1000"]
+}
+process "b" {
+  command = ["sleep", "1000"]
+}`, "NOTIFY_SOCKET="+sock.path)
+	ready := sock.waitFor(t, 10*time.Second, "READY=1", line("READY=1"))
+	if !slices.Contains(ready.lines, "STATUS=2/2 ready") {
+		t.Errorf("READY=1 datagram %q: want STATUS=2/2 ready with it", ready.lines)
+	}
+}
+
+// Once every process is ready, and again after each reload, supd gives back
+// the memory only start-up used: the pages of its binary that loading the
+// config and starting touched, and free heap. The code it dropped runs again
+// when needed: a crash is still seen and restarted, status still answers.
+func TestReleasesStartupMemory(t *testing.T) {
+	s := startSupdWith(t, supdOptions{args: []string{"--log-level", "debug"}}, `
+process "app" {
+  command = ["sleep", "1000"]
+}`)
+	released := func(nth int) (executableKiB int) {
+		t.Helper()
+		eventually(t, 20*time.Second, fmt.Sprintf("release %d logged", nth), func() bool {
+			return strings.Count(s.out.String(), `"message":"released start-up memory"`) >= nth
+		})
+		l := s.logLine(t, nth, `"message":"released start-up memory"`)
+		var rec struct {
+			Executable int `json:"executable_kib"`
+		}
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Fatalf("%v: %s", err, l)
+		}
+		return rec.Executable
+	}
+	if kib := released(1); kib < 1024 {
+		t.Errorf("released %d KiB of supd's binary after start-up; it maps several MiB of it to start", kib)
+	}
+	pid := s.waitReady("app").Pid
+	syscall.Kill(pid, syscall.SIGKILL)
+	s.waitFor("app", 20*time.Second, "app restarted", func(st api.Status) bool {
+		return st.State == api.StateRunning && st.Pid != pid && st.Restarts == 1
+	})
+	if out, code := s.ctl("reload"); code != 0 {
+		t.Fatalf("supctl reload: exit %d: %s", code, out)
+	}
+	if kib := released(2); kib <= 0 {
+		t.Errorf("released %d KiB of supd's binary after the reload", kib)
+	}
 }
 
 // get GETs url and returns the status code and body.

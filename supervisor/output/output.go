@@ -290,7 +290,7 @@ func plain(b []byte) bool {
 // fills it: a chatty child is then read in large chunks. At maxBuf, a
 // partial line (shorter than maxLine) always leaves room to read more.
 const (
-	minBuf = 4 << 10
+	minBuf = 512
 	maxBuf = 2 * maxLine
 )
 

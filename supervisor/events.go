@@ -36,6 +36,7 @@ func exitFields(i *instance) (code *int, sig *string) {
 // Summary is supd's overall state, for sd_notify and logs.
 type Summary struct {
 	Ready, Total int
+	Starting     int      // of Total: spawned and not ready yet, or waiting for depends_on
 	NotReady     []string // "api:1 (starting: nothing listening yet)"
 	Stopping     bool
 }
@@ -51,6 +52,9 @@ func (s *Supervisor) summary() Summary {
 		if i.ready {
 			sum.Ready++
 			continue
+		}
+		if i.state == Starting {
+			sum.Starting++
 		}
 		why := i.state.String()
 		if i.reason != "" {

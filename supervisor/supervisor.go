@@ -304,7 +304,7 @@ func (s *Supervisor) notifySummary() {
 		return
 	}
 	sum := s.summary()
-	if s.notified && sum.Ready == s.last.Ready && sum.Total == s.last.Total &&
+	if s.notified && sum.Ready == s.last.Ready && sum.Total == s.last.Total && sum.Starting == s.last.Starting &&
 		sum.Stopping == s.last.Stopping && slices.Equal(sum.NotReady, s.last.NotReady) {
 		return
 	}

@@ -55,9 +55,11 @@ func binaries(b *testing.B) string {
 			return
 		}
 		binBuilt = true
-		build := exec.Command("go", "build", "-o", bin+"/",
+		// As they ship (make build, the Dockerfile), like run.sh.
+		build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin+"/",
 			"github.com/sup-sh/sup/cmd/supd", "github.com/sup-sh/sup/cmd/supctl",
 			"github.com/sup-sh/sup/supervisor/internal/testapp")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
 			binErr = fmt.Errorf("building binaries: %w", err)

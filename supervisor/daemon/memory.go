@@ -2,21 +2,17 @@ package daemon
 
 import (
 	"context"
-	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/sup-sh/sup/supervisor"
 	"github.com/sup-sh/sup/supervisor/internal/trim"
 )
 
-// settleTimeout bounds how long start-up memory is kept when not every
-// process becomes ready (a crash loop, a long depends_on chain).
-const settleTimeout = 10 * time.Second
-
 // releaser gives back the memory that only start-up used (trim.Release)
-// once start-up has settled: when every process is first ready, or
-// settleTimeout after start, whichever comes first. A reload runs the config
-// loader again, so it releases again after each reload.
+// once start-up has settled: the first time no process is starting (each
+// is ready, or has failed, or waits to be restarted). A reload runs the
+// config loader again, so it releases again after each reload. No timer:
+// an idle supd wakes for nothing.
 type releaser struct {
 	log     zerolog.Logger
 	kick    chan struct{}
@@ -37,7 +33,7 @@ func (r *releaser) request() {
 
 // summary is called from the supervisor loop with every new Summary.
 func (r *releaser) summary(s supervisor.Summary) {
-	if !r.settled && s.Total > 0 && s.Ready == s.Total {
+	if !r.settled && s.Starting == 0 {
 		r.settled = true
 		r.request()
 	}
@@ -52,20 +48,12 @@ func (r *releaser) reloaded(begin bool) {
 
 // run releases on each request until ctx is done.
 func (r *releaser) run(ctx context.Context) {
-	settle := time.NewTimer(settleTimeout)
-	defer settle.Stop()
-	first := true
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-settle.C:
-			if !first {
-				continue
-			}
 		case <-r.kick:
 		}
-		first = false
 		rel, err := trim.Release()
 		if err != nil {
 			r.log.Warn().Err(err).Msg("releasing start-up memory")

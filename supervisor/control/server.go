@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"slices"
@@ -18,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sup-sh/sup/supervisor/api"
+	"github.com/sup-sh/sup/supervisor/internal/httpserve"
 )
 
 // Defaults of the Server's zero fields.
@@ -49,27 +49,9 @@ type Server struct {
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.Handler(),
-		BaseContext:       func(net.Listener) context.Context { return ctx },
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          log.New(s.Log, "control: ", 0),
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("control socket: %w", err)
-	case <-ctx.Done():
-	}
-	// Requests see ctx done and return promptly; this only bounds a
-	// handler stuck in the backend.
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		s.Log.Warn().Err(err).Msg("control socket: forced close")
-		srv.Close()
-	}
-	<-errc // http.ErrServerClosed
-	return nil
+	return httpserve.Serve(ctx, srv, ln, "control socket", s.Log)
 }
 
 // Handler returns the HTTP API (see the package doc).

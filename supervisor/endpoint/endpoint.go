@@ -27,6 +27,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sup-sh/sup/supervisor/api"
+	"github.com/sup-sh/sup/supervisor/internal/httpserve"
 )
 
 // Source is what the endpoint reads; *supervisor.Supervisor implements it.
@@ -42,8 +43,6 @@ type Source interface {
 const (
 	pingTimeout   = time.Second
 	statusTimeout = 5 * time.Second
-	// shutdownTimeout bounds Serve's graceful shutdown.
-	shutdownTimeout = 5 * time.Second
 )
 
 // Endpoint serves /readyz, /healthz and /metrics from a Source. Create it
@@ -84,36 +83,16 @@ func (e *Endpoint) Handler() http.Handler {
 	return mux
 }
 
-// Serve serves ln until ctx is done, then shuts down gracefully: requests
-// in flight see their context cancelled and get a few seconds to finish.
-// It returns nil after a shutdown, or the error that stopped serving
-// earlier. ln is closed either way.
+// Serve serves ln until ctx is done, then shuts down gracefully (see
+// httpserve.Serve): it returns nil after a shutdown, or the error that
+// stopped serving earlier. ln is closed either way.
 func (e *Endpoint) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           e.Handler(),
-		BaseContext:       func(net.Listener) context.Context { return ctx },
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       time.Minute,
-		ErrorLog:          log.New(e.log, "endpoint: ", 0),
 	}
-	// At ctx done: stop accepting, let the requests in flight finish (their
-	// context is ctx, so they end promptly), then force-close what is left.
-	shutdownDone := make(chan struct{})
-	stopShutdown := context.AfterFunc(ctx, func() {
-		defer close(shutdownDone)
-		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
-		defer cancel()
-		if err := srv.Shutdown(shutdownCtx); err != nil {
-			e.log.Warn().Err(err).Msg("http endpoint: forced close")
-			_ = srv.Close() // its error is Shutdown's, already reported
-		}
-	})
-	err := srv.Serve(ln) // closes ln when it returns
-	if stopShutdown() {  // ctx is not done: serving failed on its own
-		return fmt.Errorf("http endpoint %s: %w", ln.Addr(), err)
-	}
-	<-shutdownDone
-	return nil
+	return httpserve.Serve(ctx, srv, ln, "http endpoint", e.log)
 }
 
 func (e *Endpoint) handleReadyz(w http.ResponseWriter, r *http.Request) {

@@ -21,8 +21,9 @@ type socketCheck struct {
 	tree    *Tree
 	socks   *sockTable
 	fds     fdScanner
-	cands   []listener // covering listeners at the last look
-	inodes  []uint64   // their inodes
+	scan    func() (*ProcTable, error) // ScanProcs; tests replace it
+	cands   []listener                 // covering listeners at the last look
+	inodes  []uint64                   // their inodes
 
 	holderOf []uint64 // the candidates that holder was found for
 	holder   string   // "pid 4242 (node)", or "" when nobody readable
@@ -38,7 +39,7 @@ const (
 )
 
 func newSocketCheck(process string, t target, tree *Tree) *socketCheck {
-	return &socketCheck{process: process, target: t, tree: tree, socks: openSockTable()}
+	return &socketCheck{process: process, target: t, tree: tree, socks: openSockTable(), scan: ScanProcs}
 }
 
 // Close releases the netlink socket.
@@ -54,8 +55,11 @@ func (c *socketCheck) look() (state socketState, held listener, err error) {
 	for _, l := range c.cands {
 		c.inodes = append(c.inodes, l.inode)
 	}
-	ino, ok := c.treeHolds()
-	if !ok {
+	ino, ok, err := c.treeHolds()
+	switch {
+	case err != nil:
+		return socketNone, listener{}, err
+	case !ok:
 		return socketElsewhere, listener{}, nil
 	}
 	i := slices.IndexFunc(c.cands, func(l listener) bool { return l.inode == ino })
@@ -63,8 +67,9 @@ func (c *socketCheck) look() (state socketState, held listener, err error) {
 }
 
 // treeHolds returns the inode of a candidate that a member of the tree
-// holds.
-func (c *socketCheck) treeHolds() (uint64, bool) {
+// holds. Without /proc it cannot tell whether the tree holds one: that is
+// an error, not "held elsewhere".
+func (c *socketCheck) treeHolds() (uint64, bool, error) {
 	var found uint64
 	holds := func(pid int) bool {
 		return c.fds.sockets(pid, func(ino uint64) bool {
@@ -77,18 +82,18 @@ func (c *socketCheck) treeHolds() (uint64, bool) {
 	}
 	root := c.tree.Root()
 	if holds(root) {
-		return found, true
+		return found, true, nil
 	}
-	tab, err := ScanProcs()
+	tab, err := c.scan()
 	if err != nil {
-		return 0, false
+		return 0, false, fmt.Errorf("listening, but the process tree cannot be read: %w", err)
 	}
 	for _, pid := range c.tree.Pids(tab) {
 		if pid != root && holds(pid) {
-			return found, true
+			return found, true, nil
 		}
 	}
-	return 0, false
+	return 0, false, nil
 }
 
 // elsewhere says who holds the candidates of the last look:
@@ -99,7 +104,7 @@ func (c *socketCheck) elsewhere() string {
 	if !slices.Equal(c.inodes, c.holderOf) {
 		c.holderOf = append(c.holderOf[:0], c.inodes...)
 		c.holder = ""
-		if tab, err := ScanProcs(); err == nil {
+		if tab, err := c.scan(); err == nil {
 			if hs := holdersOf(tab, c.cands); len(hs) > 0 {
 				c.holder = "pid " + strconv.Itoa(hs[0].Pid) + " (" + hs[0].Command + ")"
 			}
@@ -124,7 +129,7 @@ func heldElsewhere(address, holder, process string) string {
 
 // treeListening returns what the tree listens on now. It scans /proc.
 func (c *socketCheck) treeListening() ([]string, error) {
-	tab, err := ScanProcs()
+	tab, err := c.scan()
 	if err != nil {
 		return nil, err
 	}

@@ -20,10 +20,12 @@ var sockDiagOff atomic.Bool
 // sockTable lists the listening sockets of supd's network namespace:
 // through sock_diag, or by parsing /proc/net/{tcp,tcp6,unix} when netlink
 // is unavailable (a seccomp filter, a kernel without inet_diag/unix_diag).
-// Once a netlink dump fails, that kind of dump uses /proc/net for the life
-// of the sockTable. Not safe for concurrent use; the owner closes it.
+// Once a netlink dump fails, that kind of dump (tcp or unix) uses /proc/net
+// for the life of the sockTable; the other kind and the exact lookups keep
+// using netlink. Not safe for concurrent use; the owner closes it.
 type sockTable struct {
 	diag       *diagConn // nil: netlink unavailable
+	noTCPDiag  bool      // an inet_diag dump failed
 	noUnixDiag bool      // the unix_diag dump failed
 	noLookup   bool      // an exact inet_diag lookup failed
 }
@@ -49,7 +51,7 @@ func (s *sockTable) Close() {
 // port when port is not 0. When a netlink dump fails midway fn may see a
 // socket twice.
 func (s *sockTable) tcp(port uint16, fn func(listener)) error {
-	if s.diag != nil {
+	if s.diag != nil && !s.noTCPDiag {
 		err := s.diag.tcp(unix.AF_INET, port, fn)
 		if err == nil {
 			err = s.diag.tcp(unix.AF_INET6, port, fn)
@@ -57,7 +59,7 @@ func (s *sockTable) tcp(port uint16, fn func(listener)) error {
 		if err == nil {
 			return nil
 		}
-		s.Close()
+		s.noTCPDiag = true // unix_diag and exact lookups may still work
 	}
 	return procNetTCP(port, fn)
 }

@@ -624,12 +624,21 @@ hook "crash" { command = ["alert", "${name}"] }
 	}
 	out := b.String()
 	for _, want := range []string{
-		"\nsocket web tcp 127.0.0.1:3000\n",
+		"\nsocket web  tcp 127.0.0.1:3000\n",
 		"\nprocess api (" + path + ":6:1) instances=2\n",
-		"\n  db type=oneshot command=[\"db\"] dir=" + dir + " env=[] user=- depends_on=[] sockets=[] ready=[exited-0] ready_timeout=1m0s",
-		"\n  api:1 type=service command=[\"./api\" \"--port\" \"3001\"] dir=" + dir + " env=[SECRET] user=- depends_on=[db] sockets=[web] ready=[spawned] ready_timeout=1m0s health=[] health_interval=10s health_failures=3 restart=always backoff=100ms max_backoff=30s reset_after=10s max_restarts=0 window=1m0s stop_signal=SIGTERM stop_timeout=10s drain=0s log_file=/var/log/api.log log_max_size=100MiB log_max_files=5 critical=false\n",
-		"\nhook crash command=[\"alert\", \"${name}\"]\n",
-		"\norder=[db api]\n",
+		"\n  db\n    command     [\"db\"] type=oneshot\n    dir         " + dir + " user=- env=[]\n",
+		"\n    ready       [exited-0] timeout=1m0s\n",
+		"\n  api:1\n" +
+			"    command     [\"./api\" \"--port\" \"3001\"] type=service\n" +
+			"    dir         " + dir + " user=- env=[SECRET]\n" +
+			"    depends_on  [db] sockets=[web] critical=false\n" +
+			"    ready       [spawned] timeout=1m0s\n" +
+			"    health      [] interval=10s failures=3\n" +
+			"    restart     always backoff=100ms max_backoff=30s reset_after=10s max_restarts=0 window=1m0s\n" +
+			"    stop        SIGTERM timeout=10s drain=0s\n" +
+			"    log         file=/var/log/api.log max_size=100MiB max_files=5\n",
+		"\nhook crash  command=[\"alert\", \"${name}\"]\n",
+		"\nstart order: db, api\n",
 		"\nnot active yet (validated, ignored by this version):\n  " + wantInactive[0] + "\n",
 	} {
 		if !strings.Contains(out, want) {

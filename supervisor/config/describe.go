@@ -27,30 +27,33 @@ func defaultSocketPath(euid, uid int, runtimeDir string) string {
 }
 
 // Describe prints the resolved configuration, as `supd --check` shows it:
-// the supervisor settings, the sockets, a header per process and one line
-// per instance with every setting as key=value ("-" when unset), the hooks,
-// the dependency order and what is not active yet. Lines start with a
-// keyword (supervisor, socket, process, an instance name, hook, order), so
-// they can be grepped.
+// the supervisor settings, the sockets, then per process a header and, for
+// each instance, one line per block of the process file (command, ready,
+// health, restart, stop, log…) with every setting resolved ("-" when
+// unset, defaults filled in, env values left out), the hooks, the start
+// order and what is not active yet.
 func (c *Config) Describe(w io.Writer) error {
 	var b strings.Builder
 	s := c.Supervisor
-	fmt.Fprintf(&b, "supervisor socket=%s http=%s shutdown_timeout=%s\n", word(s.Socket), word(s.HTTP), s.ShutdownTimeout)
+	fmt.Fprintf(&b, "supervisor  socket=%s http=%s shutdown_timeout=%s\n", word(s.Socket), word(s.HTTP), s.ShutdownTimeout)
 	for _, so := range c.Sockets {
-		fmt.Fprintf(&b, "socket %s %s %s\n", so.Name, so.Network, word(so.Address))
+		fmt.Fprintf(&b, "socket %s  %s %s\n", so.Name, so.Network, word(so.Address))
 	}
 	for _, p := range c.Processes {
-		fmt.Fprintf(&b, "process %s (%s) instances=%d\n", p.Name, position(p.Range), len(p.Instances))
+		fmt.Fprintf(&b, "\nprocess %s (%s) instances=%d\n", p.Name, position(p.Range), len(p.Instances))
 		for _, spec := range p.Instances {
-			fmt.Fprintf(&b, "  %s\n", describeSpec(spec))
+			describeSpec(&b, spec)
 		}
 	}
-	for _, h := range c.Hooks {
-		fmt.Fprintf(&b, "hook %s command=%s\n", h.Event, c.source(h))
+	if len(c.Hooks) > 0 {
+		b.WriteString("\n")
 	}
-	fmt.Fprintf(&b, "order=%s\n", list(c.Order))
+	for _, h := range c.Hooks {
+		fmt.Fprintf(&b, "hook %s  command=%s\n", h.Event, c.source(h))
+	}
+	fmt.Fprintf(&b, "\nstart order: %s\n", strings.Join(c.Order, ", "))
 	if lines := c.Inactive(); len(lines) > 0 {
-		b.WriteString("not active yet (validated, ignored by this version):\n")
+		b.WriteString("\nnot active yet (validated, ignored by this version):\n")
 		for _, l := range lines {
 			fmt.Fprintf(&b, "  %s\n", l)
 		}
@@ -59,37 +62,22 @@ func (c *Config) Describe(w io.Writer) error {
 	return err
 }
 
-// describeSpec is the one line of an instance.
-func describeSpec(s *Spec) string {
-	fields := []string{
-		s.Name,
-		"type=" + string(s.Type),
-		"command=" + quoted(s.Command),
-		"dir=" + word(s.Dir),
-		"env=" + list(envKeys(s.Env)),
-		"user=" + word(s.User),
-		"depends_on=" + list(s.DependsOn),
-		"sockets=" + list(s.Sockets),
-		"ready=" + list(readyChecks(s)),
-		"ready_timeout=" + s.Ready.Timeout.String(),
-		"health=" + list(healthChecks(s.Health)),
-		"health_interval=" + s.Health.Interval.String(),
-		"health_failures=" + strconv.Itoa(s.Health.Failures),
-		"restart=" + string(s.Restart.Policy),
-		"backoff=" + s.Restart.Backoff.String(),
-		"max_backoff=" + s.Restart.MaxBackoff.String(),
-		"reset_after=" + s.Restart.ResetAfter.String(),
-		"max_restarts=" + strconv.Itoa(s.Restart.MaxRestarts),
-		"window=" + s.Restart.Window.String(),
-		"stop_signal=" + signalName(s.Stop.Signal),
-		"stop_timeout=" + s.Stop.Timeout.String(),
-		"drain=" + s.Stop.Drain.String(),
-		"log_file=" + word(s.Log.File),
-		"log_max_size=" + formatSize(s.Log.MaxSize),
-		"log_max_files=" + strconv.Itoa(s.Log.MaxFiles),
-		"critical=" + strconv.FormatBool(s.Critical),
+// describeSpec writes an instance: its name, then a line per block.
+func describeSpec(b *strings.Builder, s *Spec) {
+	fmt.Fprintf(b, "  %s\n", s.Name)
+	for _, l := range [][]string{
+		{"command", quoted(s.Command), "type=" + string(s.Type)},
+		{"dir", word(s.Dir), "user=" + word(s.User), "env=" + list(envKeys(s.Env))},
+		{"depends_on", list(s.DependsOn), "sockets=" + list(s.Sockets), "critical=" + strconv.FormatBool(s.Critical)},
+		{"ready", list(readyChecks(s)), "timeout=" + s.Ready.Timeout.String()},
+		{"health", list(healthChecks(s.Health)), "interval=" + s.Health.Interval.String(), "failures=" + strconv.Itoa(s.Health.Failures)},
+		{"restart", string(s.Restart.Policy), "backoff=" + s.Restart.Backoff.String(), "max_backoff=" + s.Restart.MaxBackoff.String(),
+			"reset_after=" + s.Restart.ResetAfter.String(), "max_restarts=" + strconv.Itoa(s.Restart.MaxRestarts), "window=" + s.Restart.Window.String()},
+		{"stop", signalName(s.Stop.Signal), "timeout=" + s.Stop.Timeout.String(), "drain=" + s.Stop.Drain.String()},
+		{"log", "file=" + word(s.Log.File), "max_size=" + formatSize(s.Log.MaxSize), "max_files=" + strconv.Itoa(s.Log.MaxFiles)},
+	} {
+		fmt.Fprintf(b, "    %-11s %s\n", l[0], strings.Join(l[1:], " "))
 	}
-	return strings.Join(fields, " ")
 }
 
 // readyChecks lists the readiness checks; with none, what ready means.

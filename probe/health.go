@@ -144,21 +144,5 @@ func (h *Health) overMemory(tree *Tree) string {
 	if rss <= h.spec.MaxMemory {
 		return ""
 	}
-	return "memory " + formatBytes(rss) + " over max_memory " + formatBytes(h.spec.MaxMemory)
-}
-
-// formatBytes formats n in the config's units: "512MiB", "1.5GiB".
-func formatBytes(n int64) string {
-	const kib, mib, gib = 1 << 10, 1 << 20, 1 << 30
-	switch {
-	case n >= gib && n%gib == 0:
-		return strconv.FormatInt(n/gib, 10) + "GiB"
-	case n >= gib:
-		return strconv.FormatFloat(float64(n)/gib, 'f', 1, 64) + "GiB"
-	case n >= mib:
-		return strconv.FormatInt((n+mib/2)/mib, 10) + "MiB"
-	case n >= kib:
-		return strconv.FormatInt((n+kib/2)/kib, 10) + "KiB"
-	}
-	return strconv.FormatInt(n, 10) + "B"
+	return "memory " + config.FormatSize(rss) + " over max_memory " + config.FormatSize(h.spec.MaxMemory)
 }

@@ -350,17 +350,6 @@ func TestStartDelay(t *testing.T) {
 	}
 }
 
-func TestFormatBytes(t *testing.T) {
-	for n, want := range map[int64]string{
-		512: "512B", 2048: "2KiB", 600 << 20: "600MiB", 512 << 20: "512MiB",
-		1 << 30: "1GiB", 3 << 29: "1.5GiB",
-	} {
-		if got := formatBytes(n); got != want {
-			t.Errorf("formatBytes(%d) = %q, want %q", n, got, want)
-		}
-	}
-}
-
 func TestSeconds(t *testing.T) {
 	if got := seconds(2100 * time.Millisecond); got != "2.1s" {
 		t.Errorf("got %q", got)

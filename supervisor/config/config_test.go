@@ -659,6 +659,29 @@ func TestHookArgv(t *testing.T) {
 	}
 }
 
+// FormatSize writes what parseSize reads back when a unit divides it, and
+// one decimal of the largest unit otherwise.
+func TestFormatSize(t *testing.T) {
+	for _, tc := range []struct {
+		n    int64
+		want string
+	}{
+		{0, "0B"}, {512, "512B"}, {1023, "1023B"}, {1024, "1KiB"}, {2048, "2KiB"}, {1536, "1.5KiB"},
+		{100 << 20, "100MiB"}, {12_897_485, "12.3MiB"}, {3 << 29, "1.5GiB"}, {1 << 30, "1GiB"},
+		{5 << 40, "5TiB"}, {2048 << 40, "2048TiB"}, {1_000_000, "976.6KiB"},
+	} {
+		got := FormatSize(tc.n)
+		if got != tc.want {
+			t.Errorf("FormatSize(%d) = %q, want %q", tc.n, got, tc.want)
+		}
+		if tc.n < 1<<40 && !strings.Contains(got, ".") {
+			if back, err := parseSize(got); err != nil || back != tc.n {
+				t.Errorf("parseSize(FormatSize(%d) = %q) = %d, %v", tc.n, got, back, err)
+			}
+		}
+	}
+}
+
 func TestParsers(t *testing.T) {
 	checkParser(t, "parseSize", parseSize,
 		map[string]int64{"0": 0, "1024": 1024, "1B": 1, "2KiB": 2048, "3 MiB": 3 << 20, "1GiB": 1 << 30,

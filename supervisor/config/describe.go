@@ -74,7 +74,7 @@ func describeSpec(b *strings.Builder, s *Spec) {
 		{"restart", string(s.Restart.Policy), "backoff=" + s.Restart.Backoff.String(), "max_backoff=" + s.Restart.MaxBackoff.String(),
 			"reset_after=" + s.Restart.ResetAfter.String(), "max_restarts=" + strconv.Itoa(s.Restart.MaxRestarts), "window=" + s.Restart.Window.String()},
 		{"stop", signalName(s.Stop.Signal), "timeout=" + s.Stop.Timeout.String(), "drain=" + s.Stop.Drain.String()},
-		{"log", "file=" + word(s.Log.File), "max_size=" + formatSize(s.Log.MaxSize), "max_files=" + strconv.Itoa(s.Log.MaxFiles)},
+		{"log", "file=" + word(s.Log.File), "max_size=" + FormatSize(s.Log.MaxSize), "max_files=" + strconv.Itoa(s.Log.MaxFiles)},
 	} {
 		fmt.Fprintf(b, "    %-11s %s\n", l[0], strings.Join(l[1:], " "))
 	}
@@ -113,7 +113,7 @@ func healthChecks(h Health) []string {
 		option{h.HTTP != "", "http=" + h.HTTP},
 		option{h.TCP != "", "tcp=" + h.TCP},
 		option{len(h.Exec) > 0, "exec=" + quoted(h.Exec)},
-		option{h.MaxMemory > 0, "max_memory=" + formatSize(h.MaxMemory)},
+		option{h.MaxMemory > 0, "max_memory=" + FormatSize(h.MaxMemory)},
 	)
 }
 

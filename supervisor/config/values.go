@@ -85,17 +85,25 @@ func errSize(s string) error {
 		s, strings.Join(names, ", "))
 }
 
-// formatSize prints n with the largest binary unit that divides it.
-func formatSize(n int64) string {
-	for _, u := range []struct {
+// FormatSize prints n bytes as sizes are written in process files, in the
+// largest binary unit not above n: whole when the unit divides n ("512MiB",
+// "1023B"), else to one decimal ("35.8MiB", "1.5GiB"). supd --check,
+// health reasons and the MEM column of supctl status all use it.
+func FormatSize(n int64) string {
+	units := [...]struct {
 		name string
-		mult int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
-		if n != 0 && n%u.mult == 0 {
-			return fmt.Sprintf("%d%s", n/u.mult, u.name)
+		size int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}}
+	for _, u := range units {
+		switch {
+		case n < u.size:
+			continue
+		case n%u.size == 0:
+			return strconv.FormatInt(n/u.size, 10) + u.name
 		}
+		return strconv.FormatFloat(float64(n)/float64(u.size), 'f', 1, 64) + u.name
 	}
-	return fmt.Sprintf("%dB", n)
+	return strconv.FormatInt(n, 10) + "B"
 }
 
 // parseSignal accepts "SIGTERM", "TERM" and "sigterm".

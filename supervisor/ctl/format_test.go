@@ -26,25 +26,6 @@ func TestHumanDuration(t *testing.T) {
 	}
 }
 
-func TestHumanBytes(t *testing.T) {
-	for _, tc := range []struct {
-		n    int64
-		want string
-	}{
-		{0, "0B"},
-		{1023, "1023B"},
-		{1024, "1.0KiB"},
-		{12_897_485, "12.3MiB"},
-		{3 << 30, "3.0GiB"},
-		{5 << 40, "5.0TiB"},
-		{2048 << 40, "2048.0TiB"},
-	} {
-		if got := humanBytes(tc.n); got != tc.want {
-			t.Errorf("humanBytes(%d) = %q, want %q", tc.n, got, tc.want)
-		}
-	}
-}
-
 func TestColumns(t *testing.T) {
 	code, sig := 137, "SIGKILL"
 	for _, tc := range []struct {

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sup-sh/sup/supervisor/api"
+	"github.com/sup-sh/sup/supervisor/config"
 )
 
 // StatusCommand is `supctl status [NAME...] [--json]`.
@@ -48,7 +49,7 @@ func writeStatus(w io.Writer, sts []api.Status) error {
 			pid = strconv.Itoa(st.Pid)
 			uptime = humanDuration(time.Duration(st.UptimeMs) * time.Millisecond)
 			cpu = fmt.Sprintf("%.1f%%", st.CPUPercent)
-			mem = humanBytes(st.MemoryBytes)
+			mem = config.FormatSize(st.MemoryBytes)
 		}
 		note := ""
 		if !st.Ready {
@@ -125,19 +126,6 @@ func humanDuration(d time.Duration) string {
 		return fmt.Sprintf("%dh%dm", s/3600, s%3600/60)
 	}
 	return fmt.Sprintf("%dd%dh", s/86400, s%86400/3600)
-}
-
-// humanBytes is n in binary units: "512B", "12.3MiB".
-func humanBytes(n int64) string {
-	if n < 1024 {
-		return fmt.Sprintf("%dB", n)
-	}
-	units := []string{"KiB", "MiB", "GiB", "TiB"}
-	v, i := float64(n)/1024, 0
-	for v >= 1024 && i < len(units)-1 {
-		v, i = v/1024, i+1
-	}
-	return fmt.Sprintf("%.1f%s", v, units[i])
 }
 
 // listening is the LISTEN column: tcp addresses without their "tcp:".

@@ -761,6 +761,10 @@ func TestExamples(t *testing.T) {
 	}
 }
 
+// FuzzLoad: whatever a process file holds, Load returns a config that
+// Describe prints, or an *Error whose every diagnostic starts with the
+// file and, within it, a position ("FILE:LINE:COL: error: …"). Run it with
+// go test -run '^$' -fuzz FuzzLoad -fuzztime 2m ./supervisor/config/
 func FuzzLoad(f *testing.F) {
 	for _, tt := range badCases {
 		for _, content := range tt.files {
@@ -779,6 +783,12 @@ func FuzzLoad(f *testing.F) {
 			var cerr *Error
 			if !errors.As(err, &cerr) || len(cerr.Diags) == 0 || err.Error() == "" {
 				t.Fatalf("bad error %T %v", err, err)
+			}
+			file := filepath.Join(dir, "sup.hcl")
+			for _, d := range cerr.Diags {
+				if h := headline(d); !strings.HasPrefix(h, file+":") {
+					t.Fatalf("a diagnostic without FILE:LINE:COL: %q", h)
+				}
 			}
 			return
 		}

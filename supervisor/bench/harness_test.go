@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sup-sh/sup/supervisor/internal/suptest"
 )
 
 // bin is the directory holding supd, supctl and testapp (non-race builds).
@@ -56,14 +57,7 @@ func binaries(b *testing.B) string {
 		}
 		binBuilt = true
 		// As they ship (make build, the Dockerfile), like run.sh.
-		build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin+"/",
-			"github.com/sup-sh/sup/cmd/supd", "github.com/sup-sh/sup/cmd/supctl",
-			"github.com/sup-sh/sup/supervisor/internal/testapp")
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			binErr = fmt.Errorf("building binaries: %w", err)
-		}
+		binErr = suptest.Build(bin, []string{"CGO_ENABLED=0"}, "-trimpath", "-ldflags=-s -w")
 	})
 	if binErr != nil {
 		b.Fatal(binErr)
@@ -399,55 +393,6 @@ func sampleCPU(pid int) cpuSample {
 		}
 	}
 	return c
-}
-
-// child is a process whose parent is the given pid.
-type child struct {
-	pid    int
-	zombie bool
-}
-
-// childrenOf lists the children of pid (all threads' children).
-func childrenOf(pid int) []child {
-	var out []child
-	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-	for _, t := range tasks {
-		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, t.Name()))
-		for _, f := range strings.Fields(string(b)) {
-			n, _ := strconv.Atoi(f)
-			out = append(out, child{pid: n, zombie: isZombie(n)})
-		}
-	}
-	return out
-}
-
-func isZombie(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i > 0 && strings.HasPrefix(s[i+1:], " Z")
-}
-
-// freePorts returns n loopback TCP ports that were free a moment ago.
-func freePorts(b *testing.B, n int) []int {
-	b.Helper()
-	var ports []int
-	var ls []net.Listener
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		ls = append(ls, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range ls {
-		ln.Close()
-	}
-	return ports
 }
 
 // Statistics.

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/sup-sh/sup/supervisor/internal/suptest"
 )
 
 // Orphan storm: stormInstances instances each start stormOrphans children
@@ -75,11 +77,11 @@ process "warm" {
 		// children counts supd's zombie children and those that are not
 		// the instances (orphans not yet gone).
 		children := func() (zombies, others int) {
-			for _, c := range childrenOf(s.pid()) {
+			for _, c := range suptest.Children(s.pid()) {
 				switch {
-				case c.zombie:
+				case c.State == 'Z':
 					zombies++
-				case !ours[c.pid]:
+				case !ours[c.Pid]:
 					others++
 				}
 			}

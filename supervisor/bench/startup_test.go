@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sup-sh/sup/supervisor/internal/suptest"
 )
 
 // startupRuns is how many times each iteration of BenchmarkFirstSpawn
@@ -58,7 +60,7 @@ func BenchmarkReadySlowBind(b *testing.B) {
 	for b.Loop() {
 		for range readyRuns {
 			dir := b.TempDir()
-			ports := freePorts(b, n)
+			ports := suptest.FreePorts(b, n)
 			var body strings.Builder
 			for k, port := range ports {
 				fmt.Fprintf(&body, `process "p%d" {

@@ -11,10 +11,11 @@ import (
 	"time"
 
 	"github.com/sup-sh/sup/supervisor/api"
+	"github.com/sup-sh/sup/supervisor/internal/suptest"
 )
 
 func TestProcessesComeUpAndRestartAfterKill(t *testing.T) {
-	port := freePort(t)
+	port := suptest.FreePorts(t, 1)[0]
 	s := startSupd(t, fmt.Sprintf(`
 process "web" {
   command = ["{{app}}", "--listen", "tcp:127.0.0.1:%d"]
@@ -183,9 +184,9 @@ process "stubborn" {
 	stubborn := s.waitReady("stubborn")
 	var sleeper int
 	eventually(t, 10*time.Second, "sleep started", func() bool {
-		kids := childrenOf(sh.Pid)
+		kids := suptest.Children(sh.Pid)
 		if len(kids) > 0 {
-			sleeper = kids[0]
+			sleeper = kids[0].Pid
 		}
 		return sleeper != 0
 	})

@@ -7,12 +7,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sup-sh/sup/supervisor/api"
+	"github.com/sup-sh/sup/supervisor/internal/suptest"
 )
 
 // bin holds the binaries built once for all tests: supd, supctl, testapp.
@@ -35,12 +34,8 @@ func TestMain(m *testing.M) {
 	// The binaries are built with -race; its runtime sleeps 1s at exit
 	// by default, which would make every supctl call take a second.
 	os.Setenv("GORACE", "atexit_sleep_ms=0")
-	build := exec.Command("go", "build", "-race", "-o", dir+"/",
-		"github.com/sup-sh/sup/cmd/supd", "github.com/sup-sh/sup/cmd/supctl",
-		"github.com/sup-sh/sup/supervisor/internal/testapp")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building binaries:", err)
+	if err := suptest.Build(dir, nil, "-race"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -197,9 +192,9 @@ func (s *supd) findSupd() int {
 	wrapper := s.cmd.Process.Pid
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		for _, pid := range append([]int{wrapper}, childrenOf(wrapper)...) {
-			if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); strings.TrimSpace(string(comm)) == "supd" {
-				return pid
+		for _, p := range append([]suptest.Proc{{Pid: wrapper}}, suptest.Children(wrapper)...) {
+			if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p.Pid)); strings.TrimSpace(string(comm)) == "supd" {
+				return p.Pid
 			}
 		}
 		select {
@@ -294,37 +289,10 @@ func (s *supd) waitState(name, state string) api.Status {
 	return s.waitFor(name, 20*time.Second, state, func(st api.Status) bool { return st.State == state })
 }
 
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // alive reports whether pid exists and is not a zombie.
 func alive(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || !strings.HasPrefix(s[i+1:], " Z")
-}
-
-// childrenOf lists the pids whose parent is pid.
-func childrenOf(pid int) []int {
-	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-	var out []int
-	for _, f := range strings.Fields(string(b)) {
-		n, _ := strconv.Atoi(f)
-		out = append(out, n)
-	}
-	return out
+	p, ok := suptest.ReadProc("/proc", pid)
+	return ok && p.State != 'Z'
 }
 
 // eventually polls cond until it holds, failing after d.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sup-sh/sup/supervisor/api"
+	"github.com/sup-sh/sup/supervisor/internal/suptest"
 )
 
 // nginxConf proxies 127.0.0.1:proxy to the app on 127.0.0.1:app, with
@@ -46,7 +47,8 @@ func TestNginxInFrontNever502(t *testing.T) {
 		}
 		nginx = "/usr/sbin/nginx"
 	}
-	appPort, proxyPort := freePort(t), freePort(t)
+	ports := suptest.FreePorts(t, 2)
+	appPort, proxyPort := ports[0], ports[1]
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(conf, []byte(fmt.Sprintf(nginxConf, dir, appPort, proxyPort)), 0o644); err != nil {

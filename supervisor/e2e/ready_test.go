@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sup-sh/sup/supervisor/api"
+	"github.com/sup-sh/sup/supervisor/internal/suptest"
 )
 
 // Ways an app can become ready, each through supd end to end.
@@ -35,7 +36,7 @@ func TestReadinessKinds(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			port := strconv.Itoa(freePort(t))
+			port := strconv.Itoa(suptest.FreePorts(t, 1)[0])
 			sub := func(s string) string { return strings.ReplaceAll(s, "{{port}}", port) }
 			args := fmt.Sprintf(`"--listen", %q`, sub(tt.listen))
 			if tt.extra != "" {
@@ -94,7 +95,8 @@ process "api" {
 // The app binds the wrong port: the reason says where it listens and what
 // the config says; `supctl why` says the same and exits 1.
 func TestWrongPortIsExplained(t *testing.T) {
-	want, got := freePort(t), freePort(t)
+	ports := suptest.FreePorts(t, 2)
+	want, got := ports[0], ports[1]
 	s := startSupd(t, fmt.Sprintf(`
 process "api" {
   command = ["{{app}}", "--listen", "tcp:127.0.0.1:%d"]
@@ -116,7 +118,7 @@ process "api" {
 
 // depends_on waits for readiness, not for the spawn.
 func TestDependsOnWaitsForReady(t *testing.T) {
-	port := freePort(t)
+	port := suptest.FreePorts(t, 1)[0]
 	dir := t.TempDir()
 	record := filepath.Join(dir, "db.bound")
 	s := startSupd(t, fmt.Sprintf(`
@@ -149,7 +151,7 @@ process "api" {
 
 // Not ready in time is a failed start: restarted with backoff, then fatal.
 func TestReadyTimeoutRestartsThenFatal(t *testing.T) {
-	port := freePort(t)
+	port := suptest.FreePorts(t, 1)[0]
 	s := startSupd(t, fmt.Sprintf(`
 process "slow" {
   command = ["{{app}}", "--delay", "1h", "--listen", "tcp:127.0.0.1:%d"]
@@ -170,7 +172,7 @@ process "slow" {
 
 // A crash before binding says so.
 func TestCrashBeforeBindReason(t *testing.T) {
-	port := freePort(t)
+	port := suptest.FreePorts(t, 1)[0]
 	s := startSupd(t, fmt.Sprintf(`
 process "api" {
   command = ["{{app}}", "--crash-before-bind", "--listen", "tcp:127.0.0.1:%d"]
@@ -190,7 +192,7 @@ process "api" {
 // Failing health after ready: running, not ready, with the reason; then a
 // restart after `failures` failures.
 func TestHealthFailureRestarts(t *testing.T) {
-	port := freePort(t)
+	port := suptest.FreePorts(t, 1)[0]
 	sick := filepath.Join(t.TempDir(), "sick")
 	s := startSupd(t, fmt.Sprintf(`
 process "api" {

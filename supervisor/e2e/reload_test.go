@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sup-sh/sup/supervisor/api"
+	"github.com/sup-sh/sup/supervisor/internal/suptest"
 )
 
 // supctl reload re-reads the config: added processes start, removed ones
@@ -79,7 +80,7 @@ process "db" {
 process "api" {
   command    = ["sleep", "1000"]
   depends_on = ["db"]
-}`, freePort(t)))
+}`, suptest.FreePorts(t, 1)[0]))
 	s.waitState("db", api.StateFatal)
 	st := s.waitFor("api", 10*time.Second, "waiting on a fatal db", func(st api.Status) bool {
 		return strings.Contains(st.Reason, "waiting for db (fatal")
@@ -127,7 +128,8 @@ func (s *supd) rewrite(body string) {
 // is stopped only once the previous one is ready again, so the process is
 // never down as a whole. --no-wait returns while the roll goes on.
 func TestReloadNameRolls(t *testing.T) {
-	p0, p1 := freePort(t), freePort(t)
+	ports := suptest.FreePorts(t, 2)
+	p0, p1 := ports[0], ports[1]
 	s := startSupd(t, fmt.Sprintf(`
 process "app" {
   instances = 2

@@ -27,6 +27,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sup-sh/sup/supervisor/api"
+	"github.com/sup-sh/sup/supervisor/internal/suptest"
 )
 
 // carelessEnv makes the test binary a launcher (see init): it execs its
@@ -100,48 +101,18 @@ func (s *supd) waitExit(d time.Duration) int {
 	}
 }
 
-// proc is what /proc/PID/stat says about a process.
-type proc struct {
-	pid, ppid int
-	state     byte // R, S, Z, T, ...
-}
-
-// readProc reads PID/stat under a proc mount (/proc, or a namespace's).
-func readProc(procfs string, pid int) (proc, bool) {
-	b, err := os.ReadFile(filepath.Join(procfs, strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return proc{}, false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')') // after the command, which may hold anything
-	if i < 0 {
-		return proc{}, false
-	}
-	f := strings.Fields(s[i+1:]) // state ppid ...
-	if len(f) < 2 {
-		return proc{}, false
-	}
-	ppid, _ := strconv.Atoi(f[1])
-	return proc{pid: pid, ppid: ppid, state: f[0][0]}, true
-}
-
 // procs lists every process under a proc mount.
-func procs(procfs string) []proc {
+func procs(procfs string) []suptest.Proc {
 	entries, _ := os.ReadDir(procfs)
-	var out []proc
+	var out []suptest.Proc
 	for _, e := range entries {
 		if pid, err := strconv.Atoi(e.Name()); err == nil {
-			if p, ok := readProc(procfs, pid); ok {
+			if p, ok := suptest.ReadProc(procfs, pid); ok {
 				out = append(out, p)
 			}
 		}
 	}
 	return out
-}
-
-// childProcs lists the processes whose parent is ppid, zombies included.
-func childProcs(ppid int) []proc {
-	return slices.DeleteFunc(procs("/proc"), func(p proc) bool { return p.ppid != ppid })
 }
 
 // waitFile waits until path exists and returns its content. Shell apps
@@ -166,7 +137,7 @@ func shellWrites(cmd, path string) string {
 // when bound, with more HCL attributes.
 func testappProcess(t *testing.T, name string, args []string, attrs string) string {
 	t.Helper()
-	port := freePort(t)
+	port := suptest.FreePorts(t, 1)[0]
 	argv := append([]string{"{{app}}", "--listen", fmt.Sprintf("tcp:127.0.0.1:%d", port)}, args...)
 	quoted := make([]string, len(argv))
 	for k, a := range argv {
@@ -202,16 +173,16 @@ func TestPID1ReapsOrphansAndStopsInReverseOrder(t *testing.T) {
 
 	// The namespace's own /proc, through supd's root.
 	nsProc := fmt.Sprintf("/proc/%d/root/proc", s.pid)
-	var left []proc
+	var left []suptest.Proc
 	defer func() {
 		if t.Failed() {
 			t.Logf("processes left in the namespace: %+v", left)
 		}
 	}()
 	eventually(t, 20*time.Second, "rid of the 50 orphans (no zombie, no stranger)", func() bool {
-		left = slices.DeleteFunc(procs(nsProc), func(p proc) bool {
-			_, supervised := byPid[p.pid]
-			return p.pid == 1 || (supervised && p.state != 'Z')
+		left = slices.DeleteFunc(procs(nsProc), func(p suptest.Proc) bool {
+			_, supervised := byPid[p.Pid]
+			return p.Pid == 1 || (supervised && p.State != 'Z')
 		})
 		return len(left) == 0
 	})
@@ -288,7 +259,7 @@ process "main" {
 // Not PID 1, supd is a child subreaper: a grandchild whose parent exits is
 // re-parented to supd, still counts as the process's tree, and is reaped.
 func TestOrphanedGrandchildIsAdoptedAndReaped(t *testing.T) {
-	port := freePort(t)
+	port := suptest.FreePorts(t, 1)[0]
 	s := startSupd(t, fmt.Sprintf(`
 process "app" {
   # The middle shell starts the server in the background and exits.
@@ -300,7 +271,7 @@ process "app" {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p, ok := readProc("/proc", gc); !ok || p.ppid != s.pid {
+	if p, ok := suptest.ReadProc("/proc", gc); !ok || p.PPid != s.pid {
 		t.Fatalf("grandchild %d: %+v, want its parent to be supd (%d)", gc, p, s.pid)
 	}
 	if want := fmt.Sprintf("tcp:127.0.0.1:%d", port); !contains(st.Listening, want) {
@@ -308,8 +279,8 @@ process "app" {
 	}
 	syscall.Kill(gc, syscall.SIGKILL)
 	eventually(t, 10*time.Second, "grandchild reaped", func() bool {
-		p, ok := readProc("/proc", gc)
-		return !ok || p.ppid != s.pid
+		p, ok := suptest.ReadProc("/proc", gc)
+		return !ok || p.PPid != s.pid
 	})
 }
 
@@ -378,7 +349,7 @@ func line(want string) func(string) bool { return func(l string) bool { return l
 // NOTIFY_SOCKET or watchdog, except their own socket with notify = true.
 func TestSdNotify(t *testing.T) {
 	sock := listenNotify(t)
-	port := freePort(t)
+	port := suptest.FreePorts(t, 1)[0]
 	env := func(name string) string { return shellWrites("env", "{{dir}}/"+name+".env") }
 	s := startSupd(t, fmt.Sprintf(`
 process "web" {
@@ -542,7 +513,7 @@ func restartsMetric(t *testing.T, base, name string) float64 {
 // The HTTP endpoint a Kubernetes pod probes: /readyz follows readiness,
 // /healthz is up, /metrics counts restarts.
 func TestHTTPEndpoint(t *testing.T) {
-	port := freePort(t)
+	port := suptest.FreePorts(t, 1)[0]
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	s := startSupdWith(t, supdOptions{supervisor: fmt.Sprintf("http = %q", base[len("http://"):])},
 		testappProcess(t, "slow", []string{"--delay", "1s"}, "")+`
@@ -629,7 +600,7 @@ process "sleeper" {
 		if out, code := s.ctl("status"); code != 0 {
 			t.Fatalf("after %v, supctl status: exit %d: %s", sig, code, out)
 		}
-		if p, _ := readProc("/proc", s.pid); p.state == 'T' {
+		if p, _ := suptest.ReadProc("/proc", s.pid); p.State == 'T' {
 			t.Fatalf("supd is stopped after %v", sig)
 		}
 	}
@@ -662,9 +633,9 @@ func TestShutdownTimeout(t *testing.T) {
 	app := s.waitReady("stubborn")
 	var sleeper int
 	eventually(t, 10*time.Second, "sleeper started", func() bool {
-		kids := childProcs(app.Pid)
+		kids := suptest.Children(app.Pid)
 		if len(kids) > 0 {
-			sleeper = kids[0].pid
+			sleeper = kids[0].Pid
 		}
 		return sleeper != 0
 	})
@@ -698,10 +669,10 @@ process "app" {
   stop { timeout = "300ms" }
 }`)
 	app := s.waitReady("app")
-	var stray proc
+	var stray suptest.Proc
 	eventually(t, 10*time.Second, "the setsid child started", func() bool {
-		for _, p := range childProcs(app.Pid) {
-			if sid, _ := unix.Getsid(p.pid); sid == p.pid {
+		for _, p := range suptest.Children(app.Pid) {
+			if sid, _ := unix.Getsid(p.Pid); sid == p.Pid {
 				stray = p
 				return true
 			}
@@ -711,8 +682,8 @@ process "app" {
 	if code := s.terminate(10 * time.Second); code != 0 {
 		t.Errorf("supd exited %d after SIGTERM, want 0", code)
 	}
-	if p, ok := readProc("/proc", stray.pid); ok && p.state != 'Z' {
-		syscall.Kill(stray.pid, syscall.SIGKILL)
-		t.Fatalf("pid %d, which left the app's process group, outlived supd (state %c)", stray.pid, p.state)
+	if p, ok := suptest.ReadProc("/proc", stray.Pid); ok && p.State != 'Z' {
+		syscall.Kill(stray.Pid, syscall.SIGKILL)
+		t.Fatalf("pid %d, which left the app's process group, outlived supd (state %c)", stray.Pid, p.State)
 	}
 }

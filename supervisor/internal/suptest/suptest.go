@@ -1,0 +1,93 @@
+// Package suptest holds what the end-to-end tests (supervisor/e2e) and
+// benchmarks (supervisor/bench) both need to run real binaries: building
+// them, picking ports and reading /proc. Each keeps its own harness around
+// supd: the tests ask its control socket, the benchmarks read its log.
+package suptest
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// Build runs `go build flags... -o dir/` for supd, supctl and testapp with
+// env added to the environment; go's output goes to stderr. It returns an
+// error rather than failing a test, as TestMain and sync.Once callers
+// have none to fail.
+func Build(dir string, env []string, flags ...string) error {
+	args := append(append([]string{"build"}, flags...), "-o", dir+"/",
+		"github.com/sup-sh/sup/cmd/supd", "github.com/sup-sh/sup/cmd/supctl",
+		"github.com/sup-sh/sup/supervisor/internal/testapp")
+	cmd := exec.Command("go", args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("building binaries: %w", err)
+	}
+	return nil
+}
+
+// FreePorts returns n distinct loopback TCP ports that were free a moment
+// ago: each stays bound until all n are picked, so none repeats.
+func FreePorts(tb testing.TB, n int) []int {
+	tb.Helper()
+	ports := make([]int, n)
+	for i := range ports {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		defer ln.Close()
+		ports[i] = ln.Addr().(*net.TCPAddr).Port
+	}
+	return ports
+}
+
+// Proc is what /proc/PID/stat says about a process.
+type Proc struct {
+	Pid, PPid int
+	State     byte // R, S, Z, T, ...
+}
+
+// ReadProc reads PID/stat under the proc mount procfs ("/proc", or a
+// namespace's); false when there is no such process.
+func ReadProc(procfs string, pid int) (Proc, bool) {
+	b, err := os.ReadFile(filepath.Join(procfs, strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return Proc{}, false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')') // after the command, which may hold anything
+	if i < 0 {
+		return Proc{}, false
+	}
+	f := strings.Fields(s[i+1:]) // state ppid ...
+	if len(f) < 2 {
+		return Proc{}, false
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return Proc{Pid: pid, PPid: ppid, State: f[0][0]}, true
+}
+
+// Children lists the children of pid (of any of its threads), zombies
+// included; one gone before its stat is read is left out, as is every
+// child when pid itself is gone.
+func Children(pid int) []Proc {
+	var out []Proc
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, t := range tasks {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, t.Name()))
+		for _, f := range strings.Fields(string(b)) {
+			n, _ := strconv.Atoi(f)
+			if p, ok := ReadProc("/proc", n); ok {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}

@@ -36,7 +36,7 @@ func exitFields(i *instance) (code *int, sig *string) {
 // Summary is supd's overall state, for sd_notify and logs.
 type Summary struct {
 	Ready, Total int
-	Starting     int      // of Total: spawned and not ready yet, or waiting for depends_on
+	Starting     int      // of Total: spawned and not ready yet (not those waiting for depends_on)
 	NotReady     []string // "api:1 (starting: nothing listening yet)"
 	Stopping     bool
 }
@@ -53,7 +53,7 @@ func (s *Supervisor) summary() Summary {
 			sum.Ready++
 			continue
 		}
-		if i.state == Starting {
+		if i.state == Starting && i.pid != 0 {
 			sum.Starting++
 		}
 		why := i.state.String()

@@ -9,8 +9,9 @@ import (
 )
 
 // releaser gives back the memory that only start-up used (trim.Release)
-// once start-up has settled: the first time no process is starting (each
-// is ready, or has failed, or waits to be restarted). A reload runs the
+// once start-up has settled: the first time no spawned process is starting
+// (each is ready, or has failed, or waits to be restarted, or waits for a
+// dependency that may never come: a fatal one). A reload runs the
 // config loader again, so it releases again after each reload. No timer:
 // an idle supd wakes for nothing.
 type releaser struct {

@@ -425,15 +425,29 @@ process "b" {
 	}
 }
 
-// Once every process is ready, and again after each reload, supd gives back
+// Once no spawned process is starting, and again after each reload, supd gives back
 // the memory only start-up used: the pages of its binary that loading the
 // config and starting touched, and free heap. The code it dropped runs again
 // when needed: a crash is still seen and restarted, status still answers.
 func TestReleasesStartupMemory(t *testing.T) {
-	s := startSupdWith(t, supdOptions{args: []string{"--log-level", "debug"}}, `
+	// blocked waits for a dependency that will never be ready (fatal: it
+	// exits before binding its port): start-up has settled all the same.
+	s := startSupdWith(t, supdOptions{args: []string{"--log-level", "debug"}}, fmt.Sprintf(`
 process "app" {
   command = ["sleep", "1000"]
-}`)
+}
+process "gone" {
+  command = ["sh", "-c", "exit 3"]
+  ready { tcp = "127.0.0.1:%d" }
+  restart {
+    backoff      = "10ms"
+    max_restarts = 1
+  }
+}
+process "blocked" {
+  command    = ["sleep", "1000"]
+  depends_on = ["gone"]
+}`, suptest.FreePorts(t, 1)[0]))
 	released := func(nth int) (executableKiB int) {
 		t.Helper()
 		eventually(t, 20*time.Second, fmt.Sprintf("release %d logged", nth), func() bool {
@@ -448,6 +462,9 @@ process "app" {
 		}
 		return rec.Executable
 	}
+	s.waitFor("blocked", 20*time.Second, "blocked waiting for fatal gone", func(st api.Status) bool {
+		return st.State == api.StateStarting && st.Pid == 0 && strings.Contains(st.Reason, "fatal")
+	})
 	if kib := released(1); kib < 1024 {
 		t.Errorf("released %d KiB of supd's binary after start-up; it maps several MiB of it to start", kib)
 	}

@@ -182,14 +182,7 @@ process "stubborn" {
 }`)
 	sh := s.waitReady("shell")
 	stubborn := s.waitReady("stubborn")
-	var sleeper int
-	eventually(t, 10*time.Second, "sleep started", func() bool {
-		kids := suptest.Children(sh.Pid)
-		if len(kids) > 0 {
-			sleeper = kids[0].Pid
-		}
-		return sleeper != 0
-	})
+	sleeper := firstChild(t, sh.Pid, "sleep started")
 	begin := time.Now()
 	if code := s.terminate(15 * time.Second); code != 0 {
 		t.Fatalf("supd exit code %d after SIGTERM, want 0", code)

@@ -295,6 +295,34 @@ func alive(pid int) bool {
 	return ok && p.State != 'Z'
 }
 
+// firstChild waits until pid has a child and returns the child's pid.
+func firstChild(t *testing.T, pid int, what string) int {
+	t.Helper()
+	var child int
+	eventually(t, 10*time.Second, what, func() bool {
+		if kids := suptest.Children(pid); len(kids) > 0 {
+			child = kids[0].Pid
+		}
+		return child != 0
+	})
+	return child
+}
+
+// fatalDependency is a process called name that exits before it binds
+// its ready port, twice: it ends fatal, and whatever depends on it waits.
+func fatalDependency(t *testing.T, name string) string {
+	return fmt.Sprintf(`
+process %q {
+  command = ["sh", "-c", "exit 2"]
+  ready { tcp = "127.0.0.1:%d" }
+  restart {
+    backoff      = "10ms"
+    max_restarts = 1
+  }
+}
+`, name, suptest.FreePorts(t, 1)[0])
+}
+
 // eventually polls cond until it holds, failing after d.
 func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()

@@ -68,19 +68,11 @@ func TestReloadBadConfigChangesNothing(t *testing.T) {
 
 // A dependency that goes fatal leaves its dependents waiting, with a reason.
 func TestFatalDependencyLeavesDependentsWaiting(t *testing.T) {
-	s := startSupd(t, fmt.Sprintf(`
-process "db" {
-  command = ["sh", "-c", "exit 2"]
-  ready { tcp = "127.0.0.1:%d" }
-  restart {
-    backoff      = "10ms"
-    max_restarts = 1
-  }
-}
+	s := startSupd(t, fatalDependency(t, "db")+`
 process "api" {
   command    = ["sleep", "1000"]
   depends_on = ["db"]
-}`, suptest.FreePorts(t, 1)[0]))
+}`)
 	s.waitState("db", api.StateFatal)
 	st := s.waitFor("api", 10*time.Second, "waiting on a fatal db", func(st api.Status) bool {
 		return strings.Contains(st.Reason, "waiting for db (fatal")

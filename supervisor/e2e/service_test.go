@@ -432,22 +432,14 @@ process "b" {
 func TestReleasesStartupMemory(t *testing.T) {
 	// blocked waits for a dependency that will never be ready (fatal: it
 	// exits before binding its port): start-up has settled all the same.
-	s := startSupdWith(t, supdOptions{args: []string{"--log-level", "debug"}}, fmt.Sprintf(`
+	s := startSupdWith(t, supdOptions{args: []string{"--log-level", "debug"}}, fatalDependency(t, "gone")+`
 process "app" {
   command = ["sleep", "1000"]
-}
-process "gone" {
-  command = ["sh", "-c", "exit 3"]
-  ready { tcp = "127.0.0.1:%d" }
-  restart {
-    backoff      = "10ms"
-    max_restarts = 1
-  }
 }
 process "blocked" {
   command    = ["sleep", "1000"]
   depends_on = ["gone"]
-}`, suptest.FreePorts(t, 1)[0]))
+}`)
 	released := func(nth int) (executableKiB int) {
 		t.Helper()
 		eventually(t, 20*time.Second, fmt.Sprintf("release %d logged", nth), func() bool {
@@ -648,14 +640,7 @@ func TestShutdownTimeout(t *testing.T) {
 	s := startSupdWith(t, supdOptions{supervisor: `shutdown_timeout = "1s"`},
 		testappProcess(t, "stubborn", []string{"--ignore-term", "--spawn-sleeper", "--term-file", terms}, `stop { timeout = "30s" }`))
 	app := s.waitReady("stubborn")
-	var sleeper int
-	eventually(t, 10*time.Second, "sleeper started", func() bool {
-		kids := suptest.Children(app.Pid)
-		if len(kids) > 0 {
-			sleeper = kids[0].Pid
-		}
-		return sleeper != 0
-	})
+	sleeper := firstChild(t, app.Pid, "sleeper started")
 	begin := time.Now()
 	code := s.terminate(20 * time.Second)
 	took := time.Since(begin)

@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/sup-sh/sup/supervisor/config"
 )
 
 // waiter waits until the app at addr is up, however it likes.
@@ -23,7 +21,7 @@ type waiter func(ctx context.Context, a *app, addr string) error
 
 // readinessWaiter is probe's tcp readiness check.
 func readinessWaiter(ctx context.Context, a *app, addr string) error {
-	r, err := NewReadiness("bench", config.Ready{TCP: addr}, "", nil)
+	r, err := NewReadiness("bench", ReadySpec{TCP: addr}, "", nil)
 	if err != nil {
 		return err
 	}

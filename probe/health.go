@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/sup-sh/sup/supervisor/config"
+	"github.com/sup-sh/sup/supervisor/bytesize"
 )
 
 // Health runs the liveness checks of one instance after it is ready: http
@@ -13,7 +13,7 @@ import (
 // exec (exit 0) and max_memory (the tree's RSS). Use one per ready spawn.
 type Health struct {
 	name     string
-	spec     config.Health
+	spec     HealthSpec
 	http     *httpCheck
 	exec     *execCheck
 	tcp      *target
@@ -30,7 +30,7 @@ const (
 // NewHealth prepares the checks of spec for the instance name. dir is the
 // instance's working directory, where exec checks run; run is used by exec
 // checks; without it they fail.
-func NewHealth(name string, spec config.Health, dir string, run Runner) *Health {
+func NewHealth(name string, spec HealthSpec, dir string, run Runner) *Health {
 	if spec.Interval <= 0 {
 		spec.Interval = defaultHealthInterval
 	}
@@ -144,5 +144,5 @@ func (h *Health) overMemory(tree *Tree) string {
 	if rss <= h.spec.MaxMemory {
 		return ""
 	}
-	return "memory " + config.FormatSize(rss) + " over max_memory " + config.FormatSize(h.spec.MaxMemory)
+	return "memory " + bytesize.Format(rss) + " over max_memory " + bytesize.Format(h.spec.MaxMemory)
 }

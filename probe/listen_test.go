@@ -9,8 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"testing"
-
-	"github.com/sup-sh/sup/supervisor/config"
 )
 
 func TestCovers(t *testing.T) {
@@ -138,7 +136,7 @@ func TestListening(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "a.sock")
 	a := startApp(t, appOpts{}, "--listen", "tcp:127.0.0.1:0", "--listen", "tcp:[::]:"+strconv.Itoa(port6),
 		"--listen", "unix:"+path, "--delay", "0s")
-	r := newReadiness(t, "api", config.Ready{Unix: path})
+	r := newReadiness(t, "api", ReadySpec{Unix: path})
 	r.Started(a.pid)
 	waitReady(t, r, NewTree(a.pid))
 

@@ -15,8 +15,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/sup-sh/sup/supervisor/config"
 )
 
 // testapp is the path of the built supervisor/internal/testapp.
@@ -89,7 +87,7 @@ func (a *app) kill() {
 func startReady(t testing.TB, args ...string) (a *app, tree *Tree, addr string) {
 	t.Helper()
 	addr = tcpAddr(freePort(t))
-	r := newReadiness(t, "api", config.Ready{TCP: addr})
+	r := newReadiness(t, "api", ReadySpec{TCP: addr})
 	a = startApp(t, appOpts{}, append([]string{"--listen", "tcp:" + addr}, args...)...)
 	r.Started(a.pid)
 	tree = NewTree(a.pid)
@@ -168,7 +166,7 @@ func waitReason(t testing.TB, r *Readiness, tree *Tree, want string) *progressLo
 }
 
 // newReadiness is NewReadiness with the test's cleanup closing it.
-func newReadiness(t testing.TB, name string, spec config.Ready) *Readiness {
+func newReadiness(t testing.TB, name string, spec ReadySpec) *Readiness {
 	t.Helper()
 	r, err := NewReadiness(name, spec, t.TempDir(), execRunner{})
 	if err != nil {

@@ -9,8 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/sup-sh/sup/supervisor/config"
 )
 
 // Readiness waits until one spawn of an instance is ready: every check of
@@ -27,7 +25,7 @@ import (
 // caller owns the Readiness and closes it; Wait may be called once.
 type Readiness struct {
 	name    string
-	spec    config.Ready
+	spec    ReadySpec
 	dir     string
 	runner  Runner
 	tcp     *target
@@ -52,7 +50,7 @@ const (
 // name, creating the NOTIFY_SOCKET socket and the notification_fd pipe when
 // they are configured. dir is the instance's working directory (for exec
 // checks); run is required when spec.Exec is set.
-func NewReadiness(name string, spec config.Ready, dir string, run Runner) (*Readiness, error) {
+func NewReadiness(name string, spec ReadySpec, dir string, run Runner) (*Readiness, error) {
 	r := &Readiness{name: name, spec: spec, dir: dir, runner: run}
 	r.started.Store(time.Now().UnixNano())
 	var err error

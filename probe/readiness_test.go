@@ -11,13 +11,11 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/sup-sh/sup/supervisor/config"
 )
 
 func TestReadyDelayedBind(t *testing.T) {
 	port := freePort(t)
-	r := newReadiness(t, "api", config.Ready{TCP: tcpAddr(port)})
+	r := newReadiness(t, "api", ReadySpec{TCP: tcpAddr(port)})
 	a := startApp(t, appOpts{}, "--delay", "300ms", "--listen", "tcp:"+tcpAddr(port))
 	r.Started(a.pid)
 	p := waitReady(t, r, NewTree(a.pid))
@@ -32,7 +30,7 @@ func TestReadyDelayedBind(t *testing.T) {
 
 func TestReadyWrongPort(t *testing.T) {
 	port, other := freePort(t), freePort(t)
-	r := newReadiness(t, "api", config.Ready{TCP: tcpAddr(port)})
+	r := newReadiness(t, "api", ReadySpec{TCP: tcpAddr(port)})
 	a := startApp(t, appOpts{}, "--listen", "tcp:"+tcpAddr(other))
 	r.Started(a.pid)
 	p := waitReason(t, r, NewTree(a.pid),
@@ -45,7 +43,7 @@ func TestReadyWrongPort(t *testing.T) {
 func TestReadyWrongUnixPath(t *testing.T) {
 	dir := t.TempDir()
 	want, got := filepath.Join(dir, "y.sock"), filepath.Join(dir, "x.sock")
-	r := newReadiness(t, "api", config.Ready{Unix: want})
+	r := newReadiness(t, "api", ReadySpec{Unix: want})
 	a := startApp(t, appOpts{}, "--listen", "unix:"+got)
 	r.Started(a.pid)
 	waitReason(t, r, NewTree(a.pid), fmt.Sprintf("listening on unix:%s, config says unix:%s", got, want))
@@ -53,7 +51,7 @@ func TestReadyWrongUnixPath(t *testing.T) {
 
 func TestReadyUnix(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "a.sock")
-	r := newReadiness(t, "api", config.Ready{Unix: path})
+	r := newReadiness(t, "api", ReadySpec{Unix: path})
 	a := startApp(t, appOpts{}, "--delay", "50ms", "--listen", "unix:"+path)
 	r.Started(a.pid)
 	p := waitReady(t, r, NewTree(a.pid))
@@ -71,7 +69,7 @@ func TestReadyStaleUnixFile(t *testing.T) {
 	}
 	stale.(*net.UnixListener).SetUnlinkOnClose(false)
 	stale.Close() // the file stays, nobody listens
-	r := newReadiness(t, "api", config.Ready{Unix: path})
+	r := newReadiness(t, "api", ReadySpec{Unix: path})
 	a := startApp(t, appOpts{})
 	r.Started(a.pid)
 	p, err := wait(t, r, NewTree(a.pid), 300*time.Millisecond, nil)
@@ -85,7 +83,7 @@ func TestReadyStaleUnixFile(t *testing.T) {
 
 func TestReadyNeverBinds(t *testing.T) {
 	port := freePort(t)
-	r := newReadiness(t, "api", config.Ready{TCP: tcpAddr(port)})
+	r := newReadiness(t, "api", ReadySpec{TCP: tcpAddr(port)})
 	a := startApp(t, appOpts{})
 	r.Started(a.pid)
 	p, err := wait(t, r, NewTree(a.pid), 1300*time.Millisecond, nil)
@@ -109,7 +107,7 @@ func TestReadyDecoy(t *testing.T) {
 	}
 	defer decoy.Close()
 	addr := decoy.Addr().String()
-	r := newReadiness(t, "api", config.Ready{TCP: addr})
+	r := newReadiness(t, "api", ReadySpec{TCP: addr})
 	a := startApp(t, appOpts{}, "--listen", "tcp:127.0.0.1:0")
 	r.Started(a.pid)
 	want := fmt.Sprintf("%s is held by pid %d (%s), which is not part of api", addr, os.Getpid(), selfComm(t))
@@ -133,7 +131,7 @@ func TestReadyCovering(t *testing.T) {
 	} {
 		t.Run(tc.listen+" for "+tc.config, func(t *testing.T) {
 			port := freePort(t)
-			r := newReadiness(t, "api", config.Ready{TCP: fmt.Sprintf(tc.config, port)})
+			r := newReadiness(t, "api", ReadySpec{TCP: fmt.Sprintf(tc.config, port)})
 			a := startApp(t, appOpts{}, "--listen", "tcp:"+fmt.Sprintf(tc.listen, port))
 			r.Started(a.pid)
 			waitReady(t, r, NewTree(a.pid))
@@ -153,7 +151,7 @@ func TestReadyForkedGrandchild(t *testing.T) {
 }
 
 func TestReadyNotify(t *testing.T) {
-	r := newReadiness(t, "api:1", config.Ready{Notify: true})
+	r := newReadiness(t, "api:1", ReadySpec{Notify: true})
 	env := r.Env()
 	if len(env) != 1 || !strings.HasPrefix(env[0], "NOTIFY_SOCKET=") || len(env[0]) > 100 {
 		t.Fatalf("env %q", env)
@@ -167,7 +165,7 @@ func TestReadyNotify(t *testing.T) {
 }
 
 func TestReadyNotifyMessages(t *testing.T) {
-	r := newReadiness(t, "api", config.Ready{Notify: true})
+	r := newReadiness(t, "api", ReadySpec{Notify: true})
 	conn, err := net.Dial("unixgram", strings.TrimPrefix(r.Env()[0], "NOTIFY_SOCKET="))
 	if err != nil {
 		t.Fatal(err)
@@ -205,7 +203,7 @@ func TestReadyNotifyMessages(t *testing.T) {
 // READY=1 from a live process outside the tree (here: this test) does not
 // make the instance ready.
 func TestReadyNotifyIgnoresForeignSender(t *testing.T) {
-	r := newReadiness(t, "api", config.Ready{Notify: true})
+	r := newReadiness(t, "api", ReadySpec{Notify: true})
 	conn, err := net.Dial("unixgram", strings.TrimPrefix(r.Env()[0], "NOTIFY_SOCKET="))
 	if err != nil {
 		t.Fatal(err)
@@ -233,7 +231,7 @@ func TestReadyNotifyIgnoresForeignSender(t *testing.T) {
 }
 
 func TestReadyNotificationFD(t *testing.T) {
-	r := newReadiness(t, "api", config.Ready{NotificationFD: 3})
+	r := newReadiness(t, "api", ReadySpec{NotificationFD: 3})
 	a := startApp(t, appOpts{files: r.Files()}, "--delay", "50ms", "--notification-fd", "3")
 	r.Started(a.pid)
 	p := waitReady(t, r, NewTree(a.pid))
@@ -243,7 +241,7 @@ func TestReadyNotificationFD(t *testing.T) {
 }
 
 func TestReadyLog(t *testing.T) {
-	r := newReadiness(t, "api", config.Ready{Log: regexp.MustCompile("ready to accept")})
+	r := newReadiness(t, "api", ReadySpec{Log: regexp.MustCompile("ready to accept")})
 	out := lines(t, func(line []byte) { r.Line("stdout", line) })
 	a := startApp(t, appOpts{stdout: out}, "--delay", "50ms", "--lines", "3",
 		"--print", "db: ready to accept connections")
@@ -259,27 +257,27 @@ func TestReadyHTTP(t *testing.T) {
 	sick := filepath.Join(t.TempDir(), "sick")
 	os.WriteFile(sick, nil, 0o644)
 	url := "http://" + tcpAddr(port) + "/health"
-	r := newReadiness(t, "api", config.Ready{HTTP: url})
+	r := newReadiness(t, "api", ReadySpec{HTTP: url})
 	a := startApp(t, appOpts{}, "--listen", "tcp:"+tcpAddr(port), "--health-file", sick)
 	r.Started(a.pid)
 	tree := NewTree(a.pid)
 
 	waitReason(t, r, tree, url+": 500 Internal Server Error")
 	os.Remove(sick)
-	r2 := newReadiness(t, "api", config.Ready{HTTP: url})
+	r2 := newReadiness(t, "api", ReadySpec{HTTP: url})
 	waitReady(t, r2, tree)
 }
 
 func TestReadyHTTPRefused(t *testing.T) {
 	url := "http://" + tcpAddr(freePort(t)) + "/"
-	r := newReadiness(t, "api", config.Ready{HTTP: url})
+	r := newReadiness(t, "api", ReadySpec{HTTP: url})
 	waitReason(t, r, NewTree(os.Getpid()), url+": connection refused")
 }
 
 func TestReadyExec(t *testing.T) {
 	flag := filepath.Join(t.TempDir(), "flag")
 	argv := []string{"sh", "-c", "echo checking; echo not yet >&2; test -e " + flag}
-	r := newReadiness(t, "api", config.Ready{Exec: argv})
+	r := newReadiness(t, "api", ReadySpec{Exec: argv})
 	waitReason(t, r, NewTree(os.Getpid()), fmt.Sprintf("exec %v: exit 1: not yet", argv))
 	os.WriteFile(flag, nil, 0o644)
 	waitReady(t, r, NewTree(os.Getpid()))
@@ -288,7 +286,7 @@ func TestReadyExec(t *testing.T) {
 // With several checks, the reason is the first that does not pass.
 func TestReadySeveralChecks(t *testing.T) {
 	port := freePort(t)
-	r := newReadiness(t, "api", config.Ready{TCP: tcpAddr(port), Log: regexp.MustCompile("^go$")})
+	r := newReadiness(t, "api", ReadySpec{TCP: tcpAddr(port), Log: regexp.MustCompile("^go$")})
 	out := lines(t, func(line []byte) { r.Line("stdout", line) })
 	a := startApp(t, appOpts{stdout: out}, "--listen", "tcp:"+tcpAddr(port), "--delay", "100ms", "--exit-after", "1h")
 	r.Started(a.pid)
@@ -301,7 +299,7 @@ func TestReadySeveralChecks(t *testing.T) {
 }
 
 func TestReadyNoChecks(t *testing.T) {
-	r := newReadiness(t, "api", config.Ready{})
+	r := newReadiness(t, "api", ReadySpec{})
 	if r.Env() != nil || r.Files() != nil {
 		t.Errorf("env %v files %v", r.Env(), r.Files())
 	}
@@ -312,7 +310,7 @@ func TestReadyNoChecks(t *testing.T) {
 }
 
 func TestReadinessClose(t *testing.T) {
-	r, err := NewReadiness("api", config.Ready{Notify: true, NotificationFD: 4}, "", nil)
+	r, err := NewReadiness("api", ReadySpec{Notify: true, NotificationFD: 4}, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,7 +323,7 @@ func TestReadinessClose(t *testing.T) {
 }
 
 func TestNewReadinessErrors(t *testing.T) {
-	for _, spec := range []config.Ready{
+	for _, spec := range []ReadySpec{
 		{TCP: "127.0.0.1"},
 		{TCP: "example.com:80"},
 		{Exec: []string{"true"}}, // no runner

@@ -10,14 +10,10 @@ import (
 
 	"github.com/sup-sh/sup/probe"
 	"github.com/sup-sh/sup/supervisor/api"
-	"github.com/sup-sh/sup/supervisor/control"
 )
 
-// The control socket serves the Supervisor.
-var _ control.Backend = (*Supervisor)(nil)
-
 func unknownName(name string, known []string) error {
-	return fmt.Errorf("%w: %q (known: %s)", control.ErrUnknown, name, strings.Join(known, ", "))
+	return fmt.Errorf("%w: %q (known: %s)", api.ErrUnknown, name, strings.Join(known, ", "))
 }
 
 // snapshot is an instance's status as the loop sees it, plus what is

@@ -8,7 +8,6 @@ import (
 
 	"github.com/sup-sh/sup/supervisor/api"
 	"github.com/sup-sh/sup/supervisor/config"
-	"github.com/sup-sh/sup/supervisor/control"
 	"github.com/sup-sh/sup/supervisor/restart"
 )
 
@@ -41,7 +40,7 @@ func (s *Supervisor) Reload(ctx context.Context, names []string) error {
 	}
 	cfg, err := s.reload()
 	if err != nil {
-		return &control.ReloadError{Diagnostics: err.Error()}
+		return &api.ReloadError{Diagnostics: err.Error()}
 	}
 	var changed []string
 	if err := s.call(ctx, func() { changed = s.apply(cfg) }); err != nil {

@@ -22,7 +22,6 @@ import (
 	"github.com/sup-sh/sup/probe"
 	"github.com/sup-sh/sup/supervisor/api"
 	"github.com/sup-sh/sup/supervisor/config"
-	"github.com/sup-sh/sup/supervisor/control"
 	"github.com/sup-sh/sup/supervisor/fanout"
 	"github.com/sup-sh/sup/supervisor/output"
 	"github.com/sup-sh/sup/supervisor/reaper"
@@ -196,7 +195,7 @@ func (s *Supervisor) call(ctx context.Context, f func()) error {
 }
 
 // errStopped answers requests that come while supd stops everything.
-var errStopped = control.ErrShuttingDown
+var errStopped = api.ErrShuttingDown
 
 // after runs f on the loop after d. The returned timer may be stopped.
 func (s *Supervisor) after(d time.Duration, f func()) *time.Timer {

@@ -10,7 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/sup-sh/sup/supervisor/ctl"
+	"github.com/sup-sh/sup/cmd/supctl/internal/ctl"
 )
 
 func main() {

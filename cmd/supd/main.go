@@ -4,7 +4,7 @@ package main
 import (
 	"os"
 
-	"github.com/sup-sh/sup/supervisor/daemon"
+	"github.com/sup-sh/sup/cmd/supd/internal/daemon"
 )
 
 func main() {

@@ -5,6 +5,10 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 )
@@ -162,4 +166,38 @@ type ActionRequest struct {
 	Names   []string `json:"names"`
 	Wait    bool     `json:"wait"`
 	Timeout string   `json:"timeout,omitempty"` // Go duration; "" = server default
+}
+
+// ErrUnknown is wrapped by errors of the supervisor about a name that is neither a
+// process nor an instance. The control server answers 404.
+var ErrUnknown = errors.New("no such process")
+
+// ErrShuttingDown is wrapped by errors of the supervisor about a request that comes
+// while supd stops everything. The control server answers 503.
+var ErrShuttingDown = errors.New("supd is shutting down")
+
+// ReloadError is a reload refused because of a bad config; nothing changed.
+type ReloadError struct {
+	// Diagnostics are the config errors, one "FILE:LINE:COL: error: ..."
+	// first line each, with their source snippets.
+	Diagnostics string
+}
+
+func (e *ReloadError) Error() string { return "bad config, nothing reloaded" }
+
+// DefaultSocketPath is the control socket when the file sets none:
+// /run/supd.sock for root, else $XDG_RUNTIME_DIR/supd.sock, else
+// /tmp/supd-$UID.sock.
+func DefaultSocketPath() string {
+	return defaultSocketPathFor(os.Geteuid(), os.Getuid(), os.Getenv("XDG_RUNTIME_DIR"))
+}
+
+func defaultSocketPathFor(euid, uid int, runtimeDir string) string {
+	switch {
+	case euid == 0:
+		return "/run/supd.sock"
+	case runtimeDir != "":
+		return filepath.Join(runtimeDir, "supd.sock")
+	}
+	return fmt.Sprintf("/tmp/supd-%d.sock", uid)
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/sup-sh/sup/supervisor/api"
 )
 
 // writeFiles writes name -> content into a new temporary directory.
@@ -291,7 +292,7 @@ process "db" { command = ["db"] }
 
 func TestLoadDefaultSocket(t *testing.T) {
 	cfg, _ := loadOK(t, map[string]string{"sup.hcl": `process "a" { command = ["x"] }`})
-	if cfg.Supervisor.Socket != DefaultSocketPath() || cfg.Supervisor.ShutdownTimeout != 30*time.Second {
+	if cfg.Supervisor.Socket != api.DefaultSocketPath() || cfg.Supervisor.ShutdownTimeout != 30*time.Second {
 		t.Errorf("supervisor = %+v", cfg.Supervisor)
 	}
 }
@@ -302,23 +303,6 @@ func TestLoadNoPath(t *testing.T) {
 	cfg, err := Load()
 	if err != nil || cfg.Processes[0].Instances[0].Dir != dir {
 		t.Fatalf("Load() = %v, %v", cfg, err)
-	}
-}
-
-func TestDefaultSocketPath(t *testing.T) {
-	tests := []struct {
-		euid, uid  int
-		runtimeDir string
-		want       string
-	}{
-		{0, 0, "/run/user/0", "/run/supd.sock"},
-		{1000, 1000, "/run/user/1000", "/run/user/1000/supd.sock"},
-		{1000, 1000, "", "/tmp/supd-1000.sock"},
-	}
-	for _, tt := range tests {
-		if got := defaultSocketPath(tt.euid, tt.uid, tt.runtimeDir); got != tt.want {
-			t.Errorf("defaultSocketPath(%d, %d, %q) = %q, want %q", tt.euid, tt.uid, tt.runtimeDir, got, tt.want)
-		}
 	}
 }
 
@@ -659,34 +643,7 @@ func TestHookArgv(t *testing.T) {
 	}
 }
 
-// FormatSize writes what parseSize reads back when a unit divides it, and
-// one decimal of the largest unit otherwise.
-func TestFormatSize(t *testing.T) {
-	for _, tc := range []struct {
-		n    int64
-		want string
-	}{
-		{0, "0B"}, {512, "512B"}, {1023, "1023B"}, {1024, "1KiB"}, {2048, "2KiB"}, {1536, "1.5KiB"},
-		{100 << 20, "100MiB"}, {12_897_485, "12.3MiB"}, {3 << 29, "1.5GiB"}, {1 << 30, "1GiB"},
-		{5 << 40, "5TiB"}, {2048 << 40, "2048TiB"}, {1_000_000, "976.6KiB"},
-	} {
-		got := FormatSize(tc.n)
-		if got != tc.want {
-			t.Errorf("FormatSize(%d) = %q, want %q", tc.n, got, tc.want)
-		}
-		if tc.n < 1<<40 && !strings.Contains(got, ".") {
-			if back, err := parseSize(got); err != nil || back != tc.n {
-				t.Errorf("parseSize(FormatSize(%d) = %q) = %d, %v", tc.n, got, back, err)
-			}
-		}
-	}
-}
-
 func TestParsers(t *testing.T) {
-	checkParser(t, "parseSize", parseSize,
-		map[string]int64{"0": 0, "1024": 1024, "1B": 1, "2KiB": 2048, "3 MiB": 3 << 20, "1GiB": 1 << 30,
-			"5KB": 5000, "6MB": 6e6, "7GB": 7e9, "8mib": 8 << 20},
-		"", "MiB", "-1MiB", "1.5GiB", "1TiB", "99999999999GiB", "99999999999999999999")
 	checkParser(t, "parseSignal", parseSignal,
 		map[string]syscall.Signal{"SIGTERM": syscall.SIGTERM, "TERM": syscall.SIGTERM, "sigterm": syscall.SIGTERM,
 			"kill": syscall.SIGKILL, " SIGUSR1 ": syscall.SIGUSR1},

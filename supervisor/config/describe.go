@@ -3,28 +3,11 @@ package config
 import (
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/sup-sh/sup/supervisor/bytesize"
 )
-
-// DefaultSocketPath is the control socket when the file sets none:
-// /run/supd.sock for root, else $XDG_RUNTIME_DIR/supd.sock, else
-// /tmp/supd-$UID.sock.
-func DefaultSocketPath() string {
-	return defaultSocketPath(os.Geteuid(), os.Getuid(), os.Getenv("XDG_RUNTIME_DIR"))
-}
-
-func defaultSocketPath(euid, uid int, runtimeDir string) string {
-	switch {
-	case euid == 0:
-		return "/run/supd.sock"
-	case runtimeDir != "":
-		return filepath.Join(runtimeDir, "supd.sock")
-	}
-	return fmt.Sprintf("/tmp/supd-%d.sock", uid)
-}
 
 // Describe prints the resolved configuration, as `supd --check` shows it:
 // the supervisor settings, the sockets, then per process a header and, for
@@ -74,7 +57,7 @@ func describeSpec(b *strings.Builder, s *Spec) {
 		{"restart", string(s.Restart.Policy), "backoff=" + s.Restart.Backoff.String(), "max_backoff=" + s.Restart.MaxBackoff.String(),
 			"reset_after=" + s.Restart.ResetAfter.String(), "max_restarts=" + strconv.Itoa(s.Restart.MaxRestarts), "window=" + s.Restart.Window.String()},
 		{"stop", signalName(s.Stop.Signal), "timeout=" + s.Stop.Timeout.String(), "drain=" + s.Stop.Drain.String()},
-		{"log", "file=" + word(s.Log.File), "max_size=" + FormatSize(s.Log.MaxSize), "max_files=" + strconv.Itoa(s.Log.MaxFiles)},
+		{"log", "file=" + word(s.Log.File), "max_size=" + bytesize.Format(s.Log.MaxSize), "max_files=" + strconv.Itoa(s.Log.MaxFiles)},
 	} {
 		fmt.Fprintf(b, "    %-11s %s\n", l[0], strings.Join(l[1:], " "))
 	}
@@ -113,7 +96,7 @@ func healthChecks(h Health) []string {
 		option{h.HTTP != "", "http=" + h.HTTP},
 		option{h.TCP != "", "tcp=" + h.TCP},
 		option{len(h.Exec) > 0, "exec=" + quoted(h.Exec)},
-		option{h.MaxMemory > 0, "max_memory=" + FormatSize(h.MaxMemory)},
+		option{h.MaxMemory > 0, "max_memory=" + bytesize.Format(h.MaxMemory)},
 	)
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/sup-sh/sup/supervisor/api"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -249,7 +250,7 @@ func (l *loader) result() (*Config, error) {
 		l.cfg.Warnings = &Error{Diags: diags, Files: files}
 	}
 	if l.cfg.Supervisor.Socket == "" {
-		l.cfg.Supervisor.Socket = DefaultSocketPath()
+		l.cfg.Supervisor.Socket = api.DefaultSocketPath()
 	}
 	slices.SortStableFunc(l.cfg.uses, func(a, b use) int { return l.compare(&a.rng, &b.rng) })
 	l.cfg.files = files

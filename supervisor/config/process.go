@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/sup-sh/sup/supervisor/bytesize"
 )
 
 // maxInstances bounds `instances`, so that a typo cannot make supd spawn a
@@ -238,7 +239,7 @@ func decodeHealth(e evaluator, b body, h *Health) {
 	argv(e, b, "exec", &h.Exec, false)
 	field(e, b, "interval", &h.Interval, positive)
 	field(e, b, "failures", &h.Failures, atLeast(1))
-	field(e, b, "max_memory", &h.MaxMemory, parseSize)
+	field(e, b, "max_memory", &h.MaxMemory, bytesize.Parse)
 	if b.block != nil && !b.has("http", "tcp", "exec", "max_memory") {
 		e.warnf(b.block.DefRange, "Health block without a check",
 			"it checks nothing: set http, tcp, exec or max_memory, or remove the block")
@@ -258,7 +259,7 @@ func decodeLog(e evaluator, b body, dir string, l *Log) {
 }
 
 func positiveSize(s string) (int64, error) {
-	n, err := parseSize(s)
+	n, err := bytesize.Parse(s)
 	if err == nil && n == 0 {
 		err = fmt.Errorf("size %q must be greater than 0, e.g. \"100MiB\"", s)
 	}

@@ -7,11 +7,11 @@
 package config
 
 import (
-	"regexp"
 	"syscall"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/sup-sh/sup/probe"
 )
 
 // Config is a whole, validated set of process files.
@@ -109,39 +109,12 @@ type Restart struct {
 	Window      time.Duration // default 60s
 }
 
-// Ready is the `ready { }` block. With no check set, a service is ready once
-// spawned (a oneshot once it exited 0).
-type Ready struct {
-	TCP            string   // "" or host:port, normalised ("127.0.0.1:3000", "[::1]:3000", "0.0.0.0:80", "[::]:80")
-	Unix           string   // "" or a socket path (absolute or relative to dir, resolved to absolute)
-	HTTP           string   // "" or a URL
-	Exec           []string // nil or argv
-	Notify         bool
-	NotificationFD int            // 0 = unset; else >= 3
-	Log            *regexp.Regexp // nil = unset
-	Timeout        time.Duration  // default 60s
-}
-
-// HasChecks reports whether any readiness check is configured.
-func (r Ready) HasChecks() bool {
-	return r.TCP != "" || r.Unix != "" || r.HTTP != "" || len(r.Exec) > 0 ||
-		r.Notify || r.NotificationFD != 0 || r.Log != nil
-}
+// Ready is the `ready { }` block: the readiness checks, which package
+// probe runs.
+type Ready = probe.ReadySpec
 
 // Health is the `health { }` block (liveness checks after ready).
-type Health struct {
-	HTTP      string
-	TCP       string
-	Exec      []string
-	Interval  time.Duration // default 10s
-	Failures  int           // default 3
-	MaxMemory int64         // bytes; 0 = unlimited
-}
-
-// HasChecks reports whether any liveness check is configured.
-func (h Health) HasChecks() bool {
-	return h.HTTP != "" || h.TCP != "" || len(h.Exec) > 0 || h.MaxMemory > 0
-}
+type Health = probe.HealthSpec
 
 // Stop is the `stop { }` block.
 type Stop struct {

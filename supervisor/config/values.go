@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"math"
 	"net"
 	"net/netip"
 	"net/url"
@@ -41,69 +40,6 @@ func positive(s string) (time.Duration, error) {
 		err = fmt.Errorf("duration %q must be greater than 0, e.g. \"10s\"", s)
 	}
 	return d, err
-}
-
-// sizeUnits are the units a size accepts, in the order the error lists them.
-var sizeUnits = []struct {
-	name string
-	mult int64
-}{
-	{"B", 1},
-	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
-	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9},
-}
-
-// parseSize parses "512MiB", "1 GB" or a bare number of bytes.
-func parseSize(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	rest := strings.TrimLeft(t, "0123456789")
-	num, unit := t[:len(t)-len(rest)], strings.TrimSpace(rest)
-	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil && !errors.Is(err, strconv.ErrRange) {
-		return 0, errSize(s)
-	}
-	if unit == "" {
-		unit = "B"
-	}
-	for _, u := range sizeUnits {
-		if strings.EqualFold(u.name, unit) {
-			if err != nil || n > math.MaxInt64/u.mult {
-				return 0, fmt.Errorf("size %q is too large", s)
-			}
-			return n * u.mult, nil
-		}
-	}
-	return 0, errSize(s)
-}
-
-func errSize(s string) error {
-	names := make([]string, len(sizeUnits))
-	for i, u := range sizeUnits {
-		names[i] = u.name
-	}
-	return fmt.Errorf("invalid size %q: use a whole number with a unit, one of %s, e.g. \"512MiB\"",
-		s, strings.Join(names, ", "))
-}
-
-// FormatSize prints n bytes as sizes are written in process files, in the
-// largest binary unit not above n: whole when the unit divides n ("512MiB",
-// "1023B"), else to one decimal ("35.8MiB", "1.5GiB"). supd --check,
-// health reasons and the MEM column of supctl status all use it.
-func FormatSize(n int64) string {
-	units := [...]struct {
-		name string
-		size int64
-	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}}
-	for _, u := range units {
-		switch {
-		case n < u.size:
-			continue
-		case n%u.size == 0:
-			return strconv.FormatInt(n/u.size, 10) + u.name
-		}
-		return strconv.FormatFloat(float64(n)/float64(u.size), 'f', 1, 64) + u.name
-	}
-	return strconv.FormatInt(n, 10) + "B"
 }
 
 // parseSignal accepts "SIGTERM", "TERM" and "sigterm".

@@ -23,7 +23,6 @@ package control
 
 import (
 	"context"
-	"errors"
 
 	"github.com/sup-sh/sup/supervisor/api"
 )
@@ -47,7 +46,7 @@ type Backend interface {
 
 	// Reload rolls the named processes; with no names it re-reads the
 	// config and applies the difference. A bad config changes nothing and
-	// returns a *ReloadError.
+	// returns a *api.ReloadError.
 	Reload(ctx context.Context, names []string) error
 
 	// Why answers the 502 checklist for one process or instance.
@@ -64,23 +63,6 @@ type Backend interface {
 	// blocks the supervisor.
 	Subscribe(ctx context.Context) <-chan api.Event
 }
-
-// ErrUnknown is wrapped by Backend errors about a name that is neither a
-// process nor an instance. The server answers 404.
-var ErrUnknown = errors.New("no such process")
-
-// ErrShuttingDown is wrapped by Backend errors about a request that comes
-// while supd stops everything. The server answers 503.
-var ErrShuttingDown = errors.New("supd is shutting down")
-
-// ReloadError is a reload refused because of a bad config; nothing changed.
-type ReloadError struct {
-	// Diagnostics are the config errors, one "FILE:LINE:COL: error: ..."
-	// first line each, with their source snippets.
-	Diagnostics string
-}
-
-func (e *ReloadError) Error() string { return "bad config, nothing reloaded" }
 
 // Action is an operation on processes; it is also the path of its POST
 // route.

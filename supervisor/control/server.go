@@ -189,18 +189,18 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, names []string, er
 	var (
 		reqErr    *requestError
 		waitErr   *waitError
-		reloadErr *ReloadError
+		reloadErr *api.ReloadError
 	)
 	switch {
 	case errors.As(err, &reqErr):
 		code = http.StatusBadRequest
-	case errors.Is(err, ErrUnknown):
+	case errors.Is(err, api.ErrUnknown):
 		code, body.Error = http.StatusNotFound, s.unknown(r.Context(), names, err)
 	case errors.As(err, &waitErr):
 		code = waitErr.status
 	case errors.As(err, &reloadErr):
 		code, body.Diagnostics = http.StatusUnprocessableEntity, reloadErr.Diagnostics
-	case errors.Is(err, ErrShuttingDown):
+	case errors.Is(err, api.ErrShuttingDown):
 		code = http.StatusServiceUnavailable
 	case r.Context().Err() != nil:
 		// Shutting down, or the client left and will not read this.

@@ -223,7 +223,7 @@ func TestUnknownNameIs404WithKnownNames(t *testing.T) {
 	store := controltest.NewStore(inst("api:0", api.StateRunning), inst("api:1", api.StateRunning), inst("db", api.StateRunning))
 	b := store.Backend()
 	b.WhyFunc = func(context.Context, string) (api.Why, error) {
-		return api.Why{}, fmt.Errorf("%w: %q", control.ErrUnknown, "apu")
+		return api.Why{}, fmt.Errorf("%w: %q", api.ErrUnknown, "apu")
 	}
 	b.StartFunc = func(ctx context.Context, names []string) error {
 		_, err := store.Status(ctx, names)
@@ -299,7 +299,7 @@ func TestBadRequests(t *testing.T) {
 func TestReloadBadConfig(t *testing.T) {
 	b := controltest.NewStore().Backend()
 	diag := "sup.hcl:3:5: error: unknown attribute \"comand\"\n"
-	b.ReloadFunc = func(context.Context, []string) error { return &control.ReloadError{Diagnostics: diag} }
+	b.ReloadFunc = func(context.Context, []string) error { return &api.ReloadError{Diagnostics: diag} }
 	c, _ := serve(t, b)
 
 	_, err := c.Do(controltest.Context(t), control.ActionReload, api.ActionRequest{})
@@ -315,7 +315,7 @@ func TestBackendErrors(t *testing.T) {
 		code int
 	}{
 		{errors.New("disk on fire"), http.StatusInternalServerError},
-		{fmt.Errorf("stop: %w", control.ErrShuttingDown), http.StatusServiceUnavailable},
+		{fmt.Errorf("stop: %w", api.ErrShuttingDown), http.StatusServiceUnavailable},
 	} {
 		b := controltest.NewStore(inst("api", api.StateRunning)).Backend()
 		b.StopFunc = func(context.Context, []string) error { return tt.err }
@@ -335,7 +335,7 @@ func TestWhy(t *testing.T) {
 	b := controltest.NewStore().Backend()
 	b.WhyFunc = func(_ context.Context, name string) (api.Why, error) {
 		if name != "api" {
-			return api.Why{}, fmt.Errorf("%w: %q", control.ErrUnknown, name)
+			return api.Why{}, fmt.Errorf("%w: %q", api.ErrUnknown, name)
 		}
 		return want, nil
 	}
@@ -361,7 +361,7 @@ func TestLogs(t *testing.T) {
 	live := make(chan api.LogLine)
 	b.LogsFunc = func(ctx context.Context, name string, n int, follow bool) (<-chan api.LogLine, error) {
 		if name != "api" {
-			return nil, fmt.Errorf("%w: %q", control.ErrUnknown, name)
+			return nil, fmt.Errorf("%w: %q", api.ErrUnknown, name)
 		}
 		calls <- call{name, n, follow}
 		ch := make(chan api.LogLine)

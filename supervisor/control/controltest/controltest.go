@@ -115,7 +115,7 @@ func (s *Store) Backend() *Backend {
 }
 
 // Status returns the instances matching names (by instance or process
-// name), all when names is empty; an unknown name wraps control.ErrUnknown.
+// name), all when names is empty; an unknown name wraps api.ErrUnknown.
 func (s *Store) Status(_ context.Context, names []string) ([]api.Status, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -131,7 +131,7 @@ func (s *Store) Status(_ context.Context, names []string) ([]api.Status, error) 
 			}
 		}
 		if len(out) == n {
-			return nil, fmt.Errorf("%w: %q", control.ErrUnknown, name)
+			return nil, fmt.Errorf("%w: %q", api.ErrUnknown, name)
 		}
 	}
 	return out, nil

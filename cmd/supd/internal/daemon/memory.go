@@ -2,14 +2,15 @@ package daemon
 
 import (
 	"context"
+	"runtime/debug"
 
 	"github.com/rs/zerolog"
 	"github.com/sup-sh/sup/supervisor"
-	"github.com/sup-sh/sup/supervisor/internal/trim"
 )
 
-// releaser gives back the memory that only start-up used (trim.Release)
-// once start-up has settled: the first time no spawned process is starting
+// releaser returns the heap that only start-up used (config parsing, the
+// first spawns) to the kernel with debug.FreeOSMemory once start-up has
+// settled: the first time no spawned process is starting
 // (each is ready, or has failed, or waits to be restarted, or waits for a
 // dependency that may never come: a fatal one). A reload runs the
 // config loader again, so it releases again after each reload. No timer:
@@ -55,12 +56,7 @@ func (r *releaser) run(ctx context.Context) {
 			return
 		case <-r.kick:
 		}
-		rel, err := trim.Release()
-		if err != nil {
-			r.log.Warn().Err(err).Msg("releasing start-up memory")
-			continue
-		}
-		r.log.Debug().Int64("executable_kib", rel.Executable>>10).Int64("heap_kib", rel.Heap>>10).
-			Msg("released start-up memory")
+		debug.FreeOSMemory()
+		r.log.Debug().Msg("released start-up memory")
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 	"github.com/sup-sh/sup/supervisor"
+	"github.com/sup-sh/sup/supervisor/api"
 	"github.com/sup-sh/sup/supervisor/config"
 	"github.com/sup-sh/sup/supervisor/control"
 	"github.com/sup-sh/sup/supervisor/output"
@@ -208,7 +209,7 @@ func handleSignals(ctx context.Context, signals <-chan os.Signal, sup *superviso
 
 func reload(ctx context.Context, sup *supervisor.Supervisor, log zerolog.Logger) {
 	err := sup.Reload(ctx, nil)
-	var rerr *control.ReloadError
+	var rerr *api.ReloadError
 	switch {
 	case errors.As(err, &rerr):
 		log.Error().Msg("reload refused, nothing changed:\n" + strings.TrimRight(rerr.Diagnostics, "\n"))

@@ -11,7 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sup-sh/sup/supervisor/api"
-	"github.com/sup-sh/sup/supervisor/config"
+	"github.com/sup-sh/sup/supervisor/bytesize"
 )
 
 // StatusCommand is `supctl status [NAME...] [--json]`.
@@ -49,7 +49,7 @@ func writeStatus(w io.Writer, sts []api.Status) error {
 			pid = strconv.Itoa(st.Pid)
 			uptime = humanDuration(time.Duration(st.UptimeMs) * time.Millisecond)
 			cpu = fmt.Sprintf("%.1f%%", st.CPUPercent)
-			mem = config.FormatSize(st.MemoryBytes)
+			mem = bytesize.Format(st.MemoryBytes)
 		}
 		note := ""
 		if !st.Ready {

@@ -12,11 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sup-sh/sup/cmd/supctl/internal/ctl"
 	"github.com/sup-sh/sup/supervisor/api"
-	"github.com/sup-sh/sup/supervisor/config"
 	"github.com/sup-sh/sup/supervisor/control"
 	"github.com/sup-sh/sup/supervisor/control/controltest"
-	"github.com/sup-sh/sup/supervisor/ctl"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -286,7 +285,7 @@ func TestReload(t *testing.T) {
 	b.ReloadFunc = func(_ context.Context, names []string) error {
 		reloaded = append(reloaded, names)
 		if len(names) == 0 {
-			return &control.ReloadError{Diagnostics: diag}
+			return &api.ReloadError{Diagnostics: diag}
 		}
 		return nil
 	}
@@ -539,7 +538,7 @@ func TestHelp(t *testing.T) {
 		}
 	}
 	r := supctl(ctx, "help")
-	if want := "$SUPD_SOCKET, else " + config.DefaultSocketPath() + "."; !strings.Contains(r.stdout, want) {
+	if want := "$SUPD_SOCKET, else " + api.DefaultSocketPath() + "."; !strings.Contains(r.stdout, want) {
 		t.Errorf("help does not show the default socket %q:\n%s", want, r.stdout)
 	}
 }

@@ -14,7 +14,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/sup-sh/sup/supervisor/config"
+	"github.com/sup-sh/sup/supervisor/api"
 	"github.com/sup-sh/sup/supervisor/control"
 )
 
@@ -124,7 +124,7 @@ func (m *Main) defaultSocket() string {
 	if p := getenv("SUPD_SOCKET"); p != "" {
 		return p
 	}
-	return config.DefaultSocketPath()
+	return api.DefaultSocketPath()
 }
 
 func (m *Main) usage() string {
@@ -141,6 +141,6 @@ The control socket is --socket PATH (before or after COMMAND), else
 $SUPD_SOCKET, else %s.
 
 Exit codes: 0 success, 1 the action failed, 2 usage error, 3 cannot reach supd.
-`, config.DefaultSocketPath())
+`, api.DefaultSocketPath())
 	return b.String()
 }

@@ -133,9 +133,22 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 	var ep *endpoint
 	sup := supervisor.New(cfg, supervisor.Options{
 		Log: log, Output: out, Reload: load,
-		Notify:    func(s supervisor.Summary) { notifier.summary(s); release.summary(s) },
-		Reloading: func(begin bool) { notifier.reload(begin); release.reloaded(begin) },
-		OnReady:   func(process string, instance int, d time.Duration) { ep.observeReady(process, instance, d) },
+		OnEvent: func(ev supervisor.Event) {
+			switch ev.Kind {
+			case supervisor.EventSummary:
+				notifier.summary(ev.Summary)
+				release.summary(ev.Summary)
+			case supervisor.EventReloadBegin:
+				notifier.reload(true)
+			case supervisor.EventReloadEnd:
+				notifier.reload(false)
+				release.request()
+			case supervisor.EventReady:
+				ep.observeReady(ev.Process, ev.Instance, ev.ReadyAfter)
+			case supervisor.EventRemoved:
+				ep.forget(ev.Process)
+			}
+		},
 	})
 
 	ctx, stop := context.WithCancel(context.Background())
@@ -208,7 +221,7 @@ func handleSignals(ctx context.Context, signals <-chan os.Signal, sup *superviso
 }
 
 func reload(ctx context.Context, sup *supervisor.Supervisor, log zerolog.Logger) {
-	err := sup.Reload(ctx, nil)
+	_, err := sup.Reload(ctx, nil, false)
 	var rerr *api.ReloadError
 	switch {
 	case errors.As(err, &rerr):

@@ -454,7 +454,8 @@ func TestEvents(t *testing.T) {
 		{Time: at, Name: "db", Process: "db", From: api.StateRunning, State: api.StateFatal, ExitSignal: ptr("SIGKILL")},
 	}
 	b := controltest.NewStore(fleet()...).Backend()
-	// Every subscriber gets the events, then the stream ends as when supd stops.
+	// Every subscriber gets the events, then the stream ends as when supd
+	// stops: a lost connection, exit 3.
 	b.SubscribeFunc = func(context.Context) <-chan api.Event {
 		ch := make(chan api.Event, len(events))
 		for _, e := range events {
@@ -467,7 +468,7 @@ func TestEvents(t *testing.T) {
 	ctx := controltest.Context(t)
 
 	r := supctl(ctx, "--socket", path, "events")
-	r.want(t, 0, "")
+	r.want(t, 3, "supd went away")
 	want := "15:04:05.123 api:1 starting -> running ready\n" +
 		"15:04:05.123 api:1 running -> backoff: exited 1\n" +
 		"15:04:05.123 db running -> fatal: killed by SIGKILL\n"
@@ -476,7 +477,7 @@ func TestEvents(t *testing.T) {
 	}
 
 	r = supctl(ctx, "--socket", path, "events", "--json")
-	r.want(t, 0, "")
+	r.want(t, 3, "supd went away")
 	out := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	if len(out) != 3 {
 		t.Fatalf("%d lines, want 3:\n%s", len(out), r.stdout)

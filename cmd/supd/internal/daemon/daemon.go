@@ -166,7 +166,9 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 
 	runCtx, shutdown := context.WithCancel(ctx)
 	srv := &control.Server{Backend: sup, Log: log.With().Str("component", "control").Logger()}
+	served := make(chan struct{})
 	go func() {
+		defer close(served)
 		if err := srv.Serve(ctx, ln); err != nil {
 			log.Error().Err(err).Msg("control socket failed")
 		}
@@ -178,6 +180,9 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 	log.Info().Str("socket", cfg.Supervisor.Socket).Int("processes", len(cfg.Processes)).Int("pid", os.Getpid()).Msg("supd started")
 	code := sup.Run(runCtx)
 	stop()
+	// Serve closes the listener, which removes the socket file: supd must
+	// not exit before, or the next supctl finds a dead socket.
+	<-served
 	ep.wait()
 	return code
 }

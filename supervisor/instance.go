@@ -37,6 +37,7 @@ type instance struct {
 	gen      uint64 // bumped at every spawn; inputs of an earlier spawn are stale
 	run      *run   // the current (or last) spawn; nil before the first
 	lastRun  *run   // the spawn lastExit ended
+	exitWhy  string // how lastRun ended: its exit, or why supd ended it
 	spawns   int    // spawns so far; restarts = spawns - 1
 	lastExit *reaper.Exit
 	exitCode *int   // for a spawn that failed: 127/126/1
@@ -76,12 +77,12 @@ func (r *run) tree() *probe.Tree {
 
 func (s *Supervisor) newInstance(spec *config.Spec) *instance {
 	log := s.log.With().Str("process", spec.Process).Int("instance", spec.Instance).Logger()
-	lines := zerolog.New(s.out.Batched()).With().
+	lines := zerolog.New(s.lines.Batched()).With().
 		Str("process", spec.Process).Int("instance", spec.Instance).Logger()
 	return &instance{
 		spec:    spec,
 		log:     log,
-		sink:    output.NewSink(lines, output.NewRing(spec.Name, 64<<10), s.out),
+		sink:    output.NewSink(lines, output.NewRing(spec.Name, 64<<10), s.lines),
 		tracker: restart.NewTracker(spec.Restart),
 	}
 }

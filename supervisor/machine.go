@@ -120,7 +120,12 @@ func (s *Supervisor) handle(i *instance, in input) {
 		}
 
 	case inExited:
-		i.lastExit, i.lastRun = &in.exit, i.run
+		i.lastExit, i.lastRun, i.exitWhy = &in.exit, i.run, in.exit.String()
+		if i.failure != "" {
+			i.exitWhy = i.failure + "; ended by supd (" + i.exitWhy + ")"
+		} else if i.phase.stopping() && i.stopWhy != "" {
+			i.exitWhy += " (" + i.stopWhy + ")"
+		}
 		i.run.pid = 0
 		i.cancelChecks()
 		switch {

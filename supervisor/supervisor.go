@@ -12,6 +12,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"sync"
@@ -35,6 +36,10 @@ type Options struct {
 	// Output is where child output lines go, one record per line, with the
 	// fields process, instance and stream. Nil: os.Stderr.
 	Output *output.Writer
+	// Lines, if set, receives those records instead of Output: JSON
+	// objects, one a line, several in one Write (e.g. a writer that
+	// formats them for a console, for --log-format console).
+	Lines io.Writer
 	// Reload re-reads the config for `supctl reload` and SIGHUP; nil
 	// disables config reloads.
 	Reload func() (*config.Config, error)
@@ -54,6 +59,7 @@ type Options struct {
 type Supervisor struct {
 	log      zerolog.Logger
 	out      *output.Writer
+	lines    *output.Writer // child output records go here: out, or Options.Lines
 	reaper   *reaper.Reaper // nil with an injected Launcher
 	clock    Clock
 	launcher Launcher
@@ -97,6 +103,10 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 	s.life, s.end = context.WithCancel(context.Background())
 	if s.out == nil {
 		s.out = output.NewWriter(os.Stderr)
+	}
+	s.lines = s.out
+	if opts.Lines != nil {
+		s.lines = output.NewWriter(opts.Lines)
 	}
 	if s.launcher == nil {
 		s.reaper = reaper.New(func(reaper.Exit) {

@@ -70,7 +70,7 @@ func (s *Supervisor) whyFacts(i *instance) whyFacts {
 		f.from = i.run.started
 	}
 	if e := i.lastExit; e != nil {
-		f.lastExit = fmt.Sprintf("%s at %s", e.String(), e.Time.Format("15:04:05"))
+		f.lastExit = fmt.Sprintf("%s at %s", i.exitWhy, e.Time.Format("15:04:05"))
 		if i.lastRun != nil {
 			f.from = i.lastRun.started
 			f.lastExit += fmt.Sprintf(" after %s", e.Time.Sub(i.lastRun.started).Round(time.Millisecond))

@@ -153,3 +153,24 @@ process "many" {
 		t.Errorf("supd exited %d", code)
 	}
 }
+
+// With --log-format console, child output lines are printed for a human
+// too, not as JSON records.
+func TestConsoleFormatsChildOutput(t *testing.T) {
+	s := launchSupdWith(t, supdOptions{args: []string{"--log-format", "console"}}, `
+process "talk" {
+  command  = ["sh", "-c", "echo hello world"]
+  type     = "oneshot"
+  critical = true
+}
+`)
+	select {
+	case <-s.done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("supd did not exit after its critical oneshot")
+	}
+	out := s.out.String()
+	if !strings.Contains(out, "talk 0 stdout hello world") || strings.Contains(out, `"message":"hello world"`) {
+		t.Errorf("child output in console format:\n%s", out)
+	}
+}

@@ -4,6 +4,7 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -100,21 +101,54 @@ func Main(args []string, stdout, stderr *os.File) int {
 	for _, w := range cfg.Inactive() {
 		log.Warn().Msg(w)
 	}
-	return run(cfg, load, log, out)
+	return run(cfg, load, log, out, childLines(o, out, stderr))
 }
 
 func newLogger(o options, out *output.Writer, stderr *os.File) zerolog.Logger {
 	zerolog.TimeFieldFormat = time.RFC3339Nano
 	level, _ := zerolog.ParseLevel(o.logLevel)
 	var w io.Writer = out.Direct()
-	if o.logFormat == "console" || (o.logFormat == "auto" && isatty.IsTerminal(stderr.Fd())) {
+	if console(o, stderr) {
 		w = zerolog.ConsoleWriter{Out: out.Direct(), TimeFormat: "15:04:05.000"}
 	}
 	return zerolog.New(w).Level(level).With().Timestamp().Logger()
 }
 
+// console reports whether supd's records, and the output lines of its
+// children, are printed for a human rather than as JSON.
+func console(o options, stderr *os.File) bool {
+	return o.logFormat == "console" || (o.logFormat == "auto" && isatty.IsTerminal(stderr.Fd()))
+}
+
+// childLines is the supervisor's Lines option: nil (JSON records) unless
+// supd prints for a human, then a console writer.
+func childLines(o options, out *output.Writer, stderr *os.File) io.Writer {
+	if !console(o, stderr) {
+		return nil
+	}
+	return perLine{zerolog.ConsoleWriter{Out: out.Direct(), TimeFormat: "15:04:05.000",
+		PartsOrder:    []string{zerolog.TimestampFieldName, "process", "instance", "stream", zerolog.MessageFieldName},
+		FieldsExclude: []string{"process", "instance", "stream"}}}
+}
+
+// perLine hands w one line at a time: a zerolog.ConsoleWriter formats
+// one record per Write, and child output comes in batches of records.
+type perLine struct{ w io.Writer }
+
+func (p perLine) Write(b []byte) (int, error) {
+	n := len(b)
+	for len(b) > 0 {
+		line, rest, _ := bytes.Cut(b, []byte{'\n'})
+		if _, err := p.w.Write(line); err != nil {
+			return n - len(b), err
+		}
+		b = rest
+	}
+	return n, nil
+}
+
 // run supervises cfg until a stop signal or a critical process ends.
-func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Logger, out *output.Writer) int {
+func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Logger, out *output.Writer, lines io.Writer) int {
 	if err := closeOnExecInherited(); err != nil {
 		log.Warn().Err(err).Msg("fds supd inherited may leak into its children")
 	}
@@ -132,7 +166,7 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 	// built from sup below, before sup.Run makes the first report.
 	var ep *endpoint
 	sup := supervisor.New(cfg, supervisor.Options{
-		Log: log, Output: out, Reload: load,
+		Log: log, Output: out, Lines: lines, Reload: load,
 		OnEvent: func(ev supervisor.Event) {
 			switch ev.Kind {
 			case supervisor.EventSummary:

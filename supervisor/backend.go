@@ -63,6 +63,9 @@ func (s *Supervisor) status(i *instance) api.Status {
 	for _, a := range expected(i.spec.Ready) {
 		st.Expect = append(st.Expect, a.String())
 	}
+	if i.old != nil {
+		st.ReplacingPid = i.old.pid
+	}
 	if st.Pid != 0 {
 		started := i.run.started
 		st.StartedAt = &started

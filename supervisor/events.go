@@ -92,6 +92,9 @@ func (s *Supervisor) instanceEvent(i *instance, k EventKind, from phase) Event {
 // readiness (a new reason alone is not an event: a process waiting for
 // its dependencies would report one every second).
 func (s *Supervisor) changed(i *instance, from phase, ready bool, reason string) {
+	if i.replacing() {
+		ready = true // the old spawn serves until the new one is ready: never fewer ready instances
+	}
 	wasReady, was := i.ready, from.state()
 	if from == i.phase && wasReady == ready && i.reason == reason {
 		return

@@ -36,6 +36,12 @@ type instance struct {
 
 	gen      uint64 // bumped at every spawn; inputs of an earlier spawn are stale
 	run      *run   // the current (or last) spawn; nil before the first
+	// old is, during a replacement, the spawn that keeps serving until
+	// run is ready (then it is retired: drained, stopped); nil otherwise.
+	old *run
+	// rollFailed says why the last replacement failed (the old spawn kept
+	// serving); a roll waiting on the instance fails with it.
+	rollFailed string
 	lastRun  *run   // the spawn lastExit ended
 	exitWhy  string // how lastRun ended: its exit, or why supd ended it
 	spawns   int    // spawns so far; restarts = spawns - 1
@@ -66,6 +72,10 @@ type run struct {
 	started time.Time
 	readyAt time.Time
 	cancel  context.CancelFunc // ready or health checks of this run
+	// retiring is set once a replaced run is being stopped; its one timer
+	// (drain, then stop timeout) is timer.
+	retiring phase
+	timer    Timer
 }
 
 func (r *run) tree() *probe.Tree {
@@ -112,7 +122,8 @@ func (i *instance) signal(sig unix.Signal) {
 	}
 }
 
-// treeAlive reports whether anything of the current run's tree is left.
+// treeAlive reports whether anything of the current run's tree is left,
+// or of a replaced run still being retired.
 func (i *instance) treeAlive() bool {
-	return i.run != nil && i.run.sp.Alive()
+	return (i.run != nil && i.run.sp.Alive()) || i.old != nil
 }

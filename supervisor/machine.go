@@ -46,7 +46,8 @@ type (
 	} // supctl stop, removed by a reload, shutdown
 	inRestart struct {
 		request
-		by string
+		by      string
+		replace bool // a rolling reload: with held sockets, a new spawn starts beside the old one
 	} // supctl restart, reload
 	inDeps    struct{ request } // something changed: depends_on may be ready now
 	inReap    struct{ request } // a process was reaped: an orphaned tree may be gone
@@ -77,6 +78,10 @@ type (
 // handle applies in to i. It is the only place inputs reach an instance,
 // and it runs on the loop.
 func (s *Supervisor) handle(i *instance, in input) {
+	if in, ok := in.(oldInput); ok && i.old != nil && in.spawn() == i.old.gen {
+		s.handleOld(i, in) // the replaced spawn, still serving or being retired
+		return
+	}
 	if !in.current(i) {
 		return // from an earlier spawn, or the timer of a phase already left
 	}
@@ -88,6 +93,8 @@ func (s *Supervisor) handle(i *instance, in input) {
 		switch {
 		case i.phase.stopping():
 			i.then = func() { s.startReq(i, true) }
+		case in.replace && i.phase == phRunning && i.ready && len(i.spec.Sockets) > 0 && i.old == nil:
+			s.replace(i, in.by)
 		case i.phase == phStarting || i.phase == phRunning:
 			i.then = func() { s.startReq(i, true) }
 			s.beginStop(i, in.by)
@@ -96,6 +103,9 @@ func (s *Supervisor) handle(i *instance, in input) {
 		}
 	case inStop:
 		i.desired, i.stopWhy, i.then = desiredStopped, in.by, nil
+		if i.old != nil && i.old.retiring == 0 {
+			s.retire(i, i.old)
+		}
 		switch i.phase {
 		case phWaiting, phBackoff:
 			s.enter(i, phStopped, false, in.by)
@@ -115,6 +125,9 @@ func (s *Supervisor) handle(i *instance, in input) {
 		case i.phase.hasProcess():
 			i.log.Warn().Msg("shutdown_timeout passed: SIGKILL to its process tree")
 			i.signal(unix.SIGKILL)
+			if i.old != nil {
+				i.old.sp.Signal(unix.SIGKILL)
+			}
 		case i.phase == phWaiting || i.phase == phBackoff:
 			s.enter(i, phStopped, false, i.stopWhy)
 		}
@@ -129,6 +142,16 @@ func (s *Supervisor) handle(i *instance, in input) {
 		i.run.pid = 0
 		i.cancelChecks()
 		switch {
+		case i.old != nil && i.desired == desiredRunning && i.then == nil:
+			// A replacement that ended before it was ready: the old spawn
+			// goes on serving, and the roll stops here.
+			i.signal(unix.SIGKILL)
+			what := in.exit.String() + " before it was ready"
+			if i.failure != "" {
+				what = "stopped: " + i.failure
+			}
+			i.rollFailed = fmt.Sprintf("%s: the new spawn (pid %d) %s; pid %d keeps serving", i.spec.Name, in.exit.Pid, what, i.old.pid)
+			s.restoreOld(i)
 		case i.phase.stopping():
 			if i.treeAlive() {
 				return // inReap finishes the stop once the tree is gone
@@ -315,6 +338,9 @@ func (s *Supervisor) becomeReady(i *instance) {
 	i.probe = "ready"
 	s.enter(i, phRunning, true, "")
 	s.emit(s.instanceEvent(i, EventReady, phStarting))
+	if i.old != nil {
+		s.retire(i, i.old)
+	}
 	if !i.spec.Health.HasChecks() {
 		return
 	}

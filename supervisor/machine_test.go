@@ -725,3 +725,113 @@ func TestConfigReload(t *testing.T) {
 		t.Errorf("removed events %+v", ev)
 	}
 }
+
+const heldWeb = `
+socket "web" {
+  listen = "tcp://127.0.0.1:1"
+}
+process "web" {
+  command = ["web"]
+  sockets = ["web"]
+  ready {
+    tcp     = "127.0.0.1:1"
+    timeout = "5s"
+  }
+  stop {
+    drain   = "2s"
+    timeout = "3s"
+  }
+}
+`
+
+// With held sockets, reload NAME starts a new spawn beside the old one;
+// the old one is drained and stopped only once the new one is ready, and
+// the instance stays ready throughout.
+func TestReplacementRoll(t *testing.T) {
+	h := newHarness(t, heldWeb)
+	old := h.l.last(t)
+	h.makeReady(old)
+	done, err := h.s.Reload(h.ctx(), []string{"web"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := h.want("web", api.StateStarting, true, "replacing pid")
+	neu := h.l.last(t)
+	if neu == old || st.Pid != neu.pid || st.ReplacingPid != old.pid {
+		t.Fatalf("status pid %d replacing %d; want the new %d replacing %d", st.Pid, st.ReplacingPid, neu.pid, old.pid)
+	}
+	if got := old.sent(); len(got) != 0 {
+		t.Fatalf("the old spawn got %v before the new one was ready", got)
+	}
+	pending(t, done)
+	h.makeReady(neu)
+	h.sync()
+	if err := wait(t, done); err != nil {
+		t.Fatal(err)
+	}
+	st = h.want("web", api.StateRunning, true, "")
+	if st.ReplacingPid != old.pid {
+		t.Errorf("replacing_pid %d while the old spawn drains", st.ReplacingPid)
+	}
+	h.advance(2 * time.Second) // drain
+	if got := old.sent(); !slices.Equal(got, []unix.Signal{unix.SIGTERM}) {
+		t.Fatalf("old spawn got %v after the drain, want SIGTERM", got)
+	}
+	old.exit(0)
+	if st := h.want("web", api.StateRunning, true, ""); st.ReplacingPid != 0 || st.Pid != neu.pid {
+		t.Errorf("after the roll: pid %d replacing %d", st.Pid, st.ReplacingPid)
+	}
+	if n := len(h.kinds(EventCrash)); n != 0 {
+		t.Errorf("the retired spawn was reported as %d crashes", n)
+	}
+	if got := neu.sent(); len(got) != 0 {
+		t.Errorf("the new spawn got %v", got)
+	}
+}
+
+// A replacement not ready in time is stopped, the old spawn keeps
+// serving, and the reload fails with the reason.
+func TestReplacementNotReady(t *testing.T) {
+	h := newHarness(t, heldWeb)
+	old := h.l.last(t)
+	h.makeReady(old)
+	done, err := h.s.Reload(h.ctx(), []string{"web"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	neu := h.l.last(t)
+	h.advance(5 * time.Second)
+	if got := neu.sent(); !slices.Equal(got, []unix.Signal{unix.SIGTERM}) {
+		t.Fatalf("the late replacement got %v, want SIGTERM", got)
+	}
+	pending(t, done)
+	neu.exit(143)
+	st := h.want("web", api.StateRunning, true, "")
+	if st.Pid != old.pid || st.ReplacingPid != 0 {
+		t.Errorf("pid %d replacing %d; want the old %d serving alone", st.Pid, st.ReplacingPid, old.pid)
+	}
+	var oe *api.OutcomeError
+	if err := wait(t, done); !errors.As(err, &oe) || !strings.Contains(oe.Msg, "not ready after 5s") || !strings.Contains(oe.Msg, "keeps serving") {
+		t.Fatalf("reload completed with %v", err)
+	}
+	if got := old.sent(); len(got) != 0 {
+		t.Errorf("the old spawn got %v", got)
+	}
+	// The old one is still supervised: its exit is a crash as usual.
+	old.exit(1)
+	h.want("web", api.StateBackoff, false, "exited 1")
+}
+
+// Without held sockets, reload NAME stops the old spawn first.
+func TestRollWithoutHeldSocketsStopsFirst(t *testing.T) {
+	h := newHarness(t, webReady)
+	old := h.l.last(t)
+	h.makeReady(old)
+	if _, err := h.s.Reload(h.ctx(), []string{"web"}, false); err != nil {
+		t.Fatal(err)
+	}
+	h.want("web", api.StateStopping, false, "draining")
+	if n := h.l.count(); n != 1 {
+		t.Errorf("%d spawns while the old one drains", n)
+	}
+}

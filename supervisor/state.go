@@ -49,7 +49,7 @@ func (s State) down() bool { return s == Stopped || s == Exited || s == Fatal }
 //	edge: waiting  -> fatal     cannot spawn (no command, user, dir); too many restarts
 //	edge: waiting  -> stopped   stop
 //	edge: backoff  -> stopped   stop; shutdown
-//	edge: starting -> running   ready check passes
+//	edge: starting -> running   ready check passes; a replacement exited before ready: the old spawn serves again
 //	edge: starting -> stopping  ready timeout (supd ends the run); stop, restart without drain
 //	edge: starting -> draining  stop, restart with stop.drain
 //	edge: starting -> starting  exited, restarted at once
@@ -62,6 +62,7 @@ func (s State) down() bool { return s == Stopped || s == Exited || s == Fatal }
 //	edge: running  -> draining  stop, restart with stop.drain
 //	edge: running  -> starting  exited, restarted at once
 //	edge: running  -> running   exited, restarted at once, no ready check
+//	edge: running  -> starting  a rolling reload with held sockets: a new spawn starts beside the old one (replace.go)
 //	edge: running  -> backoff   exited, restart after a delay
 //	edge: running  -> exited    exited, policy done
 //	edge: running  -> fatal     exited, too many restarts
@@ -72,12 +73,12 @@ func (s State) down() bool { return s == Stopped || s == Exited || s == Fatal }
 //	edge: stopping -> stopped   exited and the tree is gone
 //	edge: killing  -> stopped   exited and the tree is gone
 //	edge: stopping -> starting  a run supd ended is over: restarted at once
-//	edge: stopping -> running   a run supd ended is over: restarted at once, no ready check
+//	edge: stopping -> running   a run supd ended is over: restarted at once, no ready check; a replacement not ready in time is gone: the old spawn serves again
 //	edge: stopping -> backoff   a run supd ended is over: restart after a delay
 //	edge: stopping -> exited    a run supd ended is over: policy done
 //	edge: stopping -> fatal     a run supd ended is over: too many restarts
 //	edge: killing  -> starting  a run supd ended is over: restarted at once
-//	edge: killing  -> running   a run supd ended is over: restarted at once, no ready check
+//	edge: killing  -> running   as stopping -> running
 //	edge: killing  -> backoff   a run supd ended is over: restart after a delay
 //	edge: killing  -> exited    a run supd ended is over: policy done
 //	edge: killing  -> fatal     a run supd ended is over: too many restarts

@@ -80,7 +80,7 @@ func (s *Supervisor) checkWait(w *waiter) {
 			}
 			w.targets = append(w.targets, i)
 			w.respawn(i)
-			s.handle(i, inRestart{by: w.by})
+			s.handle(i, inRestart{by: w.by, replace: true})
 		default:
 			s.complete(w, nil)
 		}
@@ -98,9 +98,11 @@ func (s *Supervisor) pending(w *waiter) (bool, error) {
 		}
 		n, respawn := w.spawns[i]
 		switch {
-		case i.ready && (!respawn || i.spawns > n):
+		case w.by != "" && i.rollFailed != "":
+			return false, &api.OutcomeError{Msg: "reload stopped: " + i.rollFailed}
+		case i.ready && !i.replacing() && (!respawn || i.spawns > n):
 		case i.ready:
-			pending = true // still the spawn from before
+			pending = true // still the spawn from before, or its replacement is not ready yet
 		case i.stopped():
 			return false, &api.OutcomeError{Msg: api.Describe(s.status(i)) + " (stopped by request)"}
 		case i.phase == phFatal || i.phase == phExited:

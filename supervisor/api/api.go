@@ -38,6 +38,11 @@ type Status struct {
 	ExitSignal *string  `json:"exit_signal"` // "SIGKILL" or null
 	Listening  []string `json:"listening"`   // never null: [] when none
 	Reason     string   `json:"reason"`      // empty when ready
+	// ReplacingPid is, while a new spawn is replacing the instance's
+	// current one (a rolling reload with held sockets), the pid of the old
+	// spawn still serving; 0 otherwise. The other fields describe the new
+	// spawn.
+	ReplacingPid int `json:"replacing_pid"`
 
 	// Beyond the contract's minimum.
 

@@ -34,21 +34,21 @@ type instance struct {
 	stopWhy string // who asked for the stop, the reason once stopped
 	then    func() // run once a stop is complete (restart), unless shutting down
 
-	gen      uint64 // bumped at every spawn; inputs of an earlier spawn are stale
-	run      *run   // the current (or last) spawn; nil before the first
+	gen uint64 // bumped at every spawn; inputs of an earlier spawn are stale
+	run *run   // the current (or last) spawn; nil before the first
 	// old is, during a replacement, the spawn that keeps serving until
 	// run is ready (then it is retired: drained, stopped); nil otherwise.
 	old *run
 	// rollFailed says why the last replacement failed (the old spawn kept
 	// serving); a roll waiting on the instance fails with it.
 	rollFailed string
-	lastRun  *run   // the spawn lastExit ended
-	exitWhy  string // how lastRun ended: its exit, or why supd ended it
-	spawns   int    // spawns so far; restarts = spawns - 1
-	lastExit *reaper.Exit
-	exitCode *int   // for a spawn that failed: 127/126/1
-	probe    string // last probe result of the current spawn, for `why`
-	delay    time.Duration
+	lastRun    *run   // the spawn lastExit ended
+	exitWhy    string // how lastRun ended: its exit, or why supd ended it
+	spawns     int    // spawns so far; restarts = spawns - 1
+	lastExit   *reaper.Exit
+	exitCode   *int   // for a spawn that failed: 127/126/1
+	probe      string // last probe result of the current spawn, for `why`
+	delay      time.Duration
 	// failure is set when supd itself ends the current run (not ready in
 	// time, unhealthy, max_memory): the reason its end is reported with.
 	failure string

@@ -835,3 +835,47 @@ func TestRollWithoutHeldSocketsStopsFirst(t *testing.T) {
 		t.Errorf("%d spawns while the old one drains", n)
 	}
 }
+
+// why: the last probe is about the current spawn only, and a run supd
+// ended says so under "last exit".
+func TestWhyAfterReadyTimeout(t *testing.T) {
+	h := newHarness(t, webReady)
+	sp := h.l.last(t)
+	h.s.post(func() {
+		for _, i := range h.s.insts {
+			h.s.handle(i, inProgress{ofSpawn{i.gen}, probe.Result{Reason: "nothing listening yet"}})
+		}
+	})
+	h.advance(5 * time.Second)
+	sp.exit(143)
+	h.want("web", api.StateBackoff, false, "not ready after 5s")
+	w, err := h.s.Why(h.ctx(), "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Probe != "" {
+		t.Errorf("why shows the probe %q of a spawn that is gone", w.Probe)
+	}
+	if !strings.Contains(w.LastExit, "not ready after 5s") || !strings.Contains(w.LastExit, "ended by supd") {
+		t.Errorf("last exit %q does not say supd ended the run", w.LastExit)
+	}
+}
+
+// The lines under "last exit" are those of that run: not those of the
+// next one, whatever order they arrived in.
+func TestRunLines(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(s int, line string) api.LogLine { return api.LogLine{Time: t0.Add(time.Duration(s) * time.Second), Line: line} }
+	lines := []api.LogLine{at(0, "before"), at(1, "a1"), at(3, "b1"), at(2, "a2"), at(4, "b2")}
+	got := runLines(lines, t0.Add(time.Second), t0.Add(3*time.Second), 10)
+	var text []string
+	for _, l := range got {
+		text = append(text, l.Line)
+	}
+	if !slices.Equal(text, []string{"a1", "a2"}) {
+		t.Errorf("lines of the run = %v, want a1 a2", text)
+	}
+	if got := runLines(lines, t0, time.Time{}, 2); len(got) != 2 || got[1].Line != "b2" {
+		t.Errorf("last 2 of the current run = %v", got)
+	}
+}

@@ -87,9 +87,12 @@ func (s *Supervisor) whyFacts(i *instance) whyFacts {
 // runLines are the last n of lines stamped in [from, to) (to zero: no
 // end).
 func runLines(lines []api.LogLine, from, to time.Time, n int) []api.LogLine {
-	kept := slices.DeleteFunc(lines, func(l api.LogLine) bool {
-		return l.Time.Before(from) || (!to.IsZero() && !l.Time.Before(to))
-	})
+	var kept []api.LogLine
+	for _, l := range lines {
+		if !l.Time.Before(from) && (to.IsZero() || l.Time.Before(to)) {
+			kept = append(kept, l)
+		}
+	}
 	return kept[max(len(kept)-n, 0):]
 }
 

@@ -865,7 +865,9 @@ func TestWhyAfterReadyTimeout(t *testing.T) {
 // next one, whatever order they arrived in.
 func TestRunLines(t *testing.T) {
 	t0 := time.Unix(1000, 0)
-	at := func(s int, line string) api.LogLine { return api.LogLine{Time: t0.Add(time.Duration(s) * time.Second), Line: line} }
+	at := func(s int, line string) api.LogLine {
+		return api.LogLine{Time: t0.Add(time.Duration(s) * time.Second), Line: line}
+	}
 	lines := []api.LogLine{at(0, "before"), at(1, "a1"), at(3, "b1"), at(2, "a2"), at(4, "b2")}
 	got := runLines(lines, t0.Add(time.Second), t0.Add(3*time.Second), 10)
 	var text []string

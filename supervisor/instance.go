@@ -34,7 +34,8 @@ type instance struct {
 	stopWhy string // who asked for the stop, the reason once stopped
 	then    func() // run once a stop is complete (restart), unless shutting down
 
-	gen uint64 // bumped at every spawn; inputs of an earlier spawn are stale
+	gen uint64 // the current run's generation: inputs of another spawn are stale
+	seq uint64 // spawn generations handed out, never reused
 	run *run   // the current (or last) spawn; nil before the first
 	// old is, during a replacement, the spawn that keeps serving until
 	// run is ready (then it is retired: drained, stopped); nil otherwise.

@@ -294,8 +294,9 @@ func (s *Supervisor) tryLaunch(i *instance) {
 // spawn starts a run of i. why is said while it starts (the reason of the
 // restart).
 func (s *Supervisor) spawn(i *instance, why string) {
-	i.gen++
-	gen := i.gen
+	i.seq++
+	gen := i.seq
+	i.gen = gen
 	i.failure, i.exitCode, i.probe, i.stale = "", nil, "", false
 	sp, err := s.launcher.Launch(i.spec, i.sink, i.log, func(e reaper.Exit) {
 		s.post(func() { s.handle(i, inExited{ofSpawn{gen}, e}) })

@@ -726,23 +726,12 @@ func TestConfigReload(t *testing.T) {
 	}
 }
 
-const heldWeb = `
+// heldWeb is webReady with a socket held by supd.
+var heldWeb = `
 socket "web" {
   listen = "tcp://127.0.0.1:1"
 }
-process "web" {
-  command = ["web"]
-  sockets = ["web"]
-  ready {
-    tcp     = "127.0.0.1:1"
-    timeout = "5s"
-  }
-  stop {
-    drain   = "2s"
-    timeout = "3s"
-  }
-}
-`
+` + strings.Replace(webReady, `command = ["web"]`, "command = [\"web\"]\n  sockets = [\"web\"]", 1)
 
 // With held sockets, reload NAME starts a new spawn beside the old one;
 // the old one is drained and stopped only once the new one is ready, and

@@ -101,7 +101,7 @@ func (s *Supervisor) oldGone(i *instance) {
 // still serving, is the current one again.
 func (s *Supervisor) restoreOld(i *instance) {
 	i.run, i.old = i.old, nil
-	i.failure = ""
+	i.gen, i.failure = i.run.gen, ""
 	i.log.Warn().Int("pid", i.run.pid).Msg("replacement failed: the current spawn keeps serving")
 	s.enter(i, phRunning, true, "")
 }

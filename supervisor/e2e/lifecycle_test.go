@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -172,5 +174,27 @@ process "talk" {
 	out := s.out.String()
 	if !strings.Contains(out, "talk 0 stdout hello world") || strings.Contains(out, `"message":"hello world"`) {
 		t.Errorf("child output in console format:\n%s", out)
+	}
+}
+
+// The backoff reason of a process that exits before binding says who
+// holds its port.
+func TestBackoffReasonNamesTheSquatter(t *testing.T) {
+	squatter, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer squatter.Close()
+	port := squatter.Addr().(*net.TCPAddr).Port
+	s := startSupd(t, `
+process "web" {
+  command = ["sh", "-c", "sleep 0.2; exit 1"]
+  ready { tcp = "127.0.0.1:`+strconv.Itoa(port)+`" }
+  restart { backoff = "5s" }
+}
+`)
+	st := s.waitState("web", api.StateBackoff)
+	if !strings.Contains(st.Reason, "exited 1 before binding") || !strings.Contains(st.Reason, fmt.Sprintf("pid %d", os.Getpid())) {
+		t.Errorf("backoff reason %q does not name the holder of the port (pid %d)", st.Reason, os.Getpid())
 	}
 }

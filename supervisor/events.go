@@ -61,10 +61,17 @@ type Event struct {
 	ExitSignal    *string // "SIGKILL"
 	Reason        string
 	ReadyAfter    time.Duration
+	// LastLines, for EventCrash and EventFatal, are the last output lines
+	// of the instance read so far (a hook's stdin). Lines still in the
+	// pipe when the event is made are not among them.
+	LastLines []api.LogLine
 
 	Summary Summary
 	Err     error
 }
+
+// lastLines is how many output lines a crash or fatal event carries.
+const lastLines = 20
 
 // emit hands ev to the hook. Loop only.
 func (s *Supervisor) emit(ev Event) {
@@ -81,8 +88,11 @@ func (s *Supervisor) instanceEvent(i *instance, k EventKind, from phase) Event {
 		Pid: i.pid(), From: from.state().String(), State: i.state().String(), Ready: i.ready,
 		Restarts: i.restarts(), ExitCode: code, ExitSignal: sig, Reason: i.reason,
 	}
-	if k == EventReady && i.run != nil {
+	switch {
+	case k == EventReady && i.run != nil:
 		ev.ReadyAfter = i.run.readyAt.Sub(i.run.started)
+	case k == EventCrash || k == EventFatal:
+		ev.LastLines = i.sink.Ring().Last(lastLines)
 	}
 	return ev
 }

@@ -97,7 +97,11 @@ func (s *Supervisor) handle(i *instance, in input) {
 			s.replace(i, in.by)
 		case i.phase == phStarting || i.phase == phRunning:
 			i.then = func() { s.startReq(i, true) }
-			s.beginStop(i, in.by)
+			by := in.by
+			if in.replace {
+				by += "; no held sockets: it stops before the new spawn starts (a gap)"
+			}
+			s.beginStop(i, by)
 		default:
 			s.startReq(i, true)
 		}

@@ -819,7 +819,7 @@ func TestRollWithoutHeldSocketsStopsFirst(t *testing.T) {
 	if _, err := h.s.Reload(h.ctx(), []string{"web"}, false); err != nil {
 		t.Fatal(err)
 	}
-	h.want("web", api.StateStopping, false, "draining")
+	h.want("web", api.StateStopping, false, "no held sockets: it stops before the new spawn starts (a gap)")
 	if n := h.l.count(); n != 1 {
 		t.Errorf("%d spawns while the old one drains", n)
 	}

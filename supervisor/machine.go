@@ -438,6 +438,9 @@ func (s *Supervisor) decided(i *instance, d restart.Decision, why string, failed
 		s.endedForGood(i)
 	case restart.Restart:
 		if d.Delay == 0 {
+			// Through waiting, so that the restart is a state change
+			// (events, logs) even for a process ready once spawned.
+			s.enter(i, phWaiting, false, why+"; restarting")
 			s.spawn(i, why+"; restarting")
 			return
 		}

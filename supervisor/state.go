@@ -52,16 +52,14 @@ func (s State) down() bool { return s == Stopped || s == Exited || s == Fatal }
 //	edge: starting -> running   ready check passes; a replacement exited before ready: the old spawn serves again
 //	edge: starting -> stopping  ready timeout (supd ends the run); stop, restart without drain
 //	edge: starting -> draining  stop, restart with stop.drain
-//	edge: starting -> starting  exited, restarted at once
-//	edge: starting -> running   exited, restarted at once, no ready check (a oneshot)
+//	edge: starting -> waiting   exited, restarted at once
 //	edge: starting -> backoff   exited, restart after a delay
 //	edge: starting -> exited    exited, policy done (oneshot: exit 0)
 //	edge: starting -> fatal     exited, too many restarts
 //	edge: starting -> stopped   exited during shutdown
 //	edge: running  -> stopping  unhealthy, max_memory (supd ends the run); stop, restart without drain
 //	edge: running  -> draining  stop, restart with stop.drain
-//	edge: running  -> starting  exited, restarted at once
-//	edge: running  -> running   exited, restarted at once, no ready check
+//	edge: running  -> waiting   exited, restarted at once
 //	edge: running  -> starting  a rolling reload with held sockets: a new spawn starts beside the old one (replace.go)
 //	edge: running  -> backoff   exited, restart after a delay
 //	edge: running  -> exited    exited, policy done
@@ -72,12 +70,12 @@ func (s State) down() bool { return s == Stopped || s == Exited || s == Fatal }
 //	edge: stopping -> killing   stop timeout: SIGKILL sent
 //	edge: stopping -> stopped   exited and the tree is gone
 //	edge: killing  -> stopped   exited and the tree is gone
-//	edge: stopping -> starting  a run supd ended is over: restarted at once
-//	edge: stopping -> running   a run supd ended is over: restarted at once, no ready check; a replacement not ready in time is gone: the old spawn serves again
+//	edge: stopping -> waiting   a run supd ended is over: restarted at once
+//	edge: stopping -> running   a replacement not ready in time is gone: the old spawn serves again
 //	edge: stopping -> backoff   a run supd ended is over: restart after a delay
 //	edge: stopping -> exited    a run supd ended is over: policy done
 //	edge: stopping -> fatal     a run supd ended is over: too many restarts
-//	edge: killing  -> starting  a run supd ended is over: restarted at once
+//	edge: killing  -> waiting   a run supd ended is over: restarted at once
 //	edge: killing  -> running   as stopping -> running
 //	edge: killing  -> backoff   a run supd ended is over: restart after a delay
 //	edge: killing  -> exited    a run supd ended is over: policy done
@@ -148,9 +146,9 @@ var transitions = map[phase][]phase{
 	phFatal:    {phWaiting},
 	phBackoff:  {phWaiting, phStopped},
 	phWaiting:  {phStarting, phRunning, phBackoff, phFatal, phStopped},
-	phStarting: {phRunning, phStopping, phDraining, phStarting, phBackoff, phExited, phFatal, phStopped},
-	phRunning:  {phRunning, phStopping, phDraining, phStarting, phBackoff, phExited, phFatal, phStopped},
+	phStarting: {phRunning, phStopping, phDraining, phWaiting, phBackoff, phExited, phFatal, phStopped},
+	phRunning:  {phStopping, phDraining, phWaiting, phStarting, phBackoff, phExited, phFatal, phStopped},
 	phDraining: {phStopping, phStopped},
-	phStopping: {phKilling, phStopped, phStarting, phRunning, phBackoff, phExited, phFatal},
-	phKilling:  {phStopped, phStarting, phRunning, phBackoff, phExited, phFatal},
+	phStopping: {phKilling, phStopped, phWaiting, phRunning, phBackoff, phExited, phFatal},
+	phKilling:  {phStopped, phWaiting, phRunning, phBackoff, phExited, phFatal},
 }

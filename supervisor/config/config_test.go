@@ -594,8 +594,6 @@ hook "crash" { command = ["alert", "${name}"] }
 `})
 	path := filepath.Join(dir, "sup.hcl")
 	wantInactive := []string{
-		path + ":1:1: not active yet: socket blocks (sockets held by supd and passed as LISTEN_FDS)",
-		path + ":10:3: not active yet: the sockets attribute (LISTEN_FDS socket passing)",
 		path + ":12:3: not active yet: log blocks (log files with rotation)",
 		path + ":14:1: not active yet: hook blocks (crash hooks)",
 	}
@@ -608,7 +606,7 @@ hook "crash" { command = ["alert", "${name}"] }
 	}
 	out := b.String()
 	for _, want := range []string{
-		"\nsocket web  tcp 127.0.0.1:3000\n",
+		"\nsocket web  tcp 127.0.0.1:3000 backlog=somaxconn\n",
 		"\nprocess api (" + path + ":6:1) instances=2\n",
 		"\n  db\n    command     [\"db\"] type=oneshot\n    dir         " + dir + " user=- env=[]\n",
 		"\n    ready       [exited-0] timeout=1m0s\n",
@@ -616,7 +614,7 @@ hook "crash" { command = ["alert", "${name}"] }
 			"    command     [\"./api\" \"--port\" \"3001\"] type=service\n" +
 			"    dir         " + dir + " user=- env=[SECRET]\n" +
 			"    depends_on  [db] sockets=[web] critical=false\n" +
-			"    ready       [spawned] timeout=1m0s\n" +
+			"    ready       [accepting:tcp:127.0.0.1:3000] timeout=1m0s\n" +
 			"    health      [] interval=10s failures=3\n" +
 			"    restart     always backoff=100ms max_backoff=30s reset_after=10s max_restarts=0 window=1m0s\n" +
 			"    stop        SIGTERM timeout=10s drain=0s\n" +
@@ -690,8 +688,8 @@ func TestContractExample(t *testing.T) {
 	if got := api.Instances[0].Env; !reflect.DeepEqual(got, []string{"DB_URL=postgres://db", "NODE_ENV=production"}) {
 		t.Errorf("env = %q", got)
 	}
-	if got := len(cfg.Inactive()); got != 4 {
-		t.Errorf("Inactive() has %d lines, want 4 (socket, sockets, log, hook)", got)
+	if got := len(cfg.Inactive()); got != 2 {
+		t.Errorf("Inactive() has %d lines, want 2 (log, hook)", got)
 	}
 	if cfg.Warnings != nil {
 		t.Errorf("warnings: %v", cfg.Warnings)

@@ -20,7 +20,7 @@ func (c *Config) Describe(w io.Writer) error {
 	s := c.Supervisor
 	fmt.Fprintf(&b, "supervisor  socket=%s http=%s shutdown_timeout=%s\n", word(s.Socket), word(s.HTTP), s.ShutdownTimeout)
 	for _, so := range c.Sockets {
-		fmt.Fprintf(&b, "socket %s  %s %s\n", so.Name, so.Network, word(so.Address))
+		fmt.Fprintf(&b, "socket %s  %s %s%s\n", so.Name, so.Network, word(so.Address), socketOptions(so))
 	}
 	for _, p := range c.Processes {
 		fmt.Fprintf(&b, "\nprocess %s (%s) instances=%d\n", p.Name, position(p.Range), len(p.Instances))
@@ -75,6 +75,9 @@ func readyChecks(s *Spec) []string {
 		option{r.NotificationFD != 0, "notification_fd=" + strconv.Itoa(r.NotificationFD)},
 		option{r.Log != nil, "log=" + regexpString(r)},
 	)
+	for _, h := range r.Accepting {
+		checks = append(checks, "accepting:"+h.Network+":"+h.Address)
+	}
 	switch {
 	case len(checks) > 0:
 		return checks

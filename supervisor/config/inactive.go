@@ -11,20 +11,16 @@ import (
 type feature string
 
 const (
-	featureSocket  feature = "socket"
-	featureSockets feature = "process.sockets"
-	featureLog     feature = "process.log"
-	featureHook    feature = "hook"
+	featureLog  feature = "process.log"
+	featureHook feature = "hook"
 )
 
 // inactive lists the features that are parsed and validated but not acted
 // on in this version, with what Inactive says about them. Delete an entry
 // when its feature ships.
 var inactive = map[feature]string{
-	featureSocket:  "socket blocks (sockets held by supd and passed as LISTEN_FDS)",
-	featureSockets: "the sockets attribute (LISTEN_FDS socket passing)",
-	featureLog:     "log blocks (log files with rotation)",
-	featureHook:    "hook blocks (crash hooks)",
+	featureLog:  "log blocks (log files with rotation)",
+	featureHook: "hook blocks (crash hooks)",
 }
 
 // use is one use of a feature in a file.
@@ -39,9 +35,6 @@ func (l *loader) note(f feature, rng hcl.Range) {
 
 // noteFeatures notes the features a process block uses.
 func (l *loader) noteFeatures(bodies processBodies) {
-	if a := bodies.process.attrs["sockets"]; a != nil {
-		l.note(featureSockets, a.Range)
-	}
 	if b := bodies.blocks["log"].block; b != nil {
 		l.note(featureLog, b.DefRange)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/sup-sh/sup/supervisor/bytesize"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // maxInstances bounds `instances`, so that a typo cannot make supd spawn a
@@ -54,6 +55,7 @@ func (l *loader) process(src *source, b *hcl.Block) {
 	bodies := l.processBodies(b)
 	node := &procNode{proc: &Process{Name: name, Type: Service, Range: b.DefRange}}
 	n := l.invariants(bodies.process, node)
+	bodies.sockets = l.socketVars(bodies, node.proc.Sockets)
 	l.instances(src, bodies, node.proc, n)
 	l.checkType(node.proc, bodies)
 	if keep {
@@ -86,6 +88,7 @@ func (l *loader) instances(src *source, bodies processBodies, p *Process, n int)
 type processBodies struct {
 	process body
 	blocks  map[string]body // by block type; absent blocks are zero bodies
+	sockets cty.Value       // `socket` in expressions (see socketVars)
 }
 
 func (l *loader) processBodies(b *hcl.Block) processBodies {
@@ -135,6 +138,7 @@ func (l *loader) spec(src *source, bodies processBodies, p *Process, i, n int) *
 	s.Dir = src.dir
 
 	e, b := l.instance(i), bodies.process
+	e.ctx.Variables["socket"] = bodies.sockets
 	argv(e, b, "command", &s.Command, true)
 	field(e, b, "dir", &s.Dir, within(src.dir))
 	field(e, b, "env", &s.Env, envList)

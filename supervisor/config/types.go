@@ -7,6 +7,7 @@
 package config
 
 import (
+	"os"
 	"syscall"
 	"time"
 
@@ -43,8 +44,17 @@ type Supervisor struct {
 type Socket struct {
 	Name    string
 	Network string // "tcp" or "unix"
-	Address string // "127.0.0.1:3000", "[::1]:3000" or "/run/app.sock"
-	Range   hcl.Range
+	Address string // "127.0.0.1:3000", "[::1]:3000", ":3000" (any address) or "/run/app.sock"
+	Backlog int    // accept queue length; 0 = the kernel's somaxconn
+	// Unix sockets only: the socket file's mode (default 0660), owner and
+	// group ("" = supd's own).
+	Mode  os.FileMode
+	User  string
+	Group string
+	Range hcl.Range
+	// attrs are the ranges of the attributes set, for errors found when
+	// the socket is bound (AttrRange).
+	attrs map[string]hcl.Range
 }
 
 // Type is a process type.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -40,13 +41,7 @@ http {
 // is ready, a request through nginx never gets a 502; when the app dies,
 // supd says so at once, and after the restart nginx answers again.
 func TestNginxInFrontNever502(t *testing.T) {
-	nginx, err := exec.LookPath("nginx")
-	if err != nil {
-		if _, serr := os.Stat("/usr/sbin/nginx"); serr != nil {
-			t.Skip("nginx is not installed (make test installs it)")
-		}
-		nginx = "/usr/sbin/nginx"
-	}
+	nginx := nginxPath(t)
 	ports := suptest.FreePorts(t, 2)
 	appPort, proxyPort := ports[0], ports[1]
 	dir := t.TempDir()
@@ -85,5 +80,91 @@ process "nginx" {
 	}
 	if st := s.status()["nginx"]; !st.Ready || st.Restarts != 0 {
 		t.Fatalf("nginx: %+v", st)
+	}
+}
+
+// nginxPath finds nginx, or skips the test.
+func nginxPath(t *testing.T) string {
+	t.Helper()
+	nginx, err := exec.LookPath("nginx")
+	if err != nil {
+		if _, serr := os.Stat("/usr/sbin/nginx"); serr != nil {
+			t.Skip("nginx is not installed (make test installs it)")
+		}
+		nginx = "/usr/sbin/nginx"
+	}
+	return nginx
+}
+
+// nginxHeldConf proxies 127.0.0.1:proxy to upstream (a "host:port" or a
+// "unix:/path"), logging errors to dir/error.log, with every path nginx
+// writes under dir.
+const nginxHeldConf = `daemon off;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path %[1]s/body;
+  proxy_temp_path %[1]s/proxy;
+  fastcgi_temp_path %[1]s/fastcgi;
+  uwsgi_temp_path %[1]s/uwsgi;
+  scgi_temp_path %[1]s/scgi;
+  upstream app { server %[2]s; }
+  server {
+    listen 127.0.0.1:%[3]d;
+    location / { proxy_pass http://app; }
+  }
+}
+`
+
+// The product's promise, through real nginx: an app with a socket held by
+// supd, killed with kill -9 again and again under load, never makes nginx
+// see a refused connection; only the requests in flight at each crash get
+// a 502.
+func TestNginxHeldSocketCrashes(t *testing.T) {
+	nginx := nginxPath(t)
+	ports := suptest.FreePorts(t, 2)
+	appPort, proxyPort := ports[0], ports[1]
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(nginxHeldConf, dir, fmt.Sprintf("127.0.0.1:%d", appPort), proxyPort)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startSupd(t, fmt.Sprintf(`
+socket "web" { listen = "tcp://127.0.0.1:%d" }
+process "app" {
+  command = ["{{app}}", "--listen-fds", "--delay", "300ms"]
+  sockets = ["web"]
+}
+process "nginx" {
+  command    = [%q, "-c", %q, "-p", %q]
+  depends_on = ["app"]
+  ready { tcp = "127.0.0.1:%d" }
+  stop { signal = "SIGQUIT" }
+}`, appPort, nginx, conf, dir, proxyPort))
+	if out, code := s.ctl("wait", "--timeout", "30s"); code != 0 {
+		t.Fatalf("supctl wait: exit %d: %s", code, out)
+	}
+	stop := make(chan struct{})
+	const clients, crashes = 8, 5
+	res := load(fmt.Sprintf("http://127.0.0.1:%d/", proxyPort), clients, stop)
+	for range crashes {
+		st := s.waitReady("app")
+		before := res.ok.Load()
+		eventually(t, 5*time.Second, "requests served", func() bool { return res.ok.Load() > before+100 })
+		syscall.Kill(st.Pid, syscall.SIGKILL)
+		s.waitFor("app", 10*time.Second, "respawned", func(n api.Status) bool { return n.Pid != st.Pid && n.Pid != 0 })
+	}
+	s.waitReady("app")
+	close(stop)
+	errorLog, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+	refused := strings.Count(string(errorLog), "Connection refused")
+	t.Logf("ok %d, 502 and other %d, client refused %d; nginx refused %d", res.ok.Load(), res.other.Load(), res.refused.Load(), refused)
+	if refused != 0 || res.refused.Load() != 0 {
+		t.Errorf("refused connections: %d in nginx's error log, %d in the client; want 0:\n%s", refused, res.refused.Load(), errorLog)
+	}
+	if n := res.other.Load(); n > clients*crashes {
+		t.Errorf("%d failed requests, want at most %d (those in flight at the crashes)", n, clients*crashes)
 	}
 }

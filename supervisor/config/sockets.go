@@ -124,7 +124,7 @@ func socketRef(t hcl.Traversal) (string, bool) {
 	return "", false
 }
 
-// linkSockets sets the accept checks of every service instance with
+// linkSockets sets Spec.Listen, and the accept checks of every service instance with
 // sockets (see probe.ReadySpec.Accepting): a held socket proves nothing by
 // being bound, since the tree has it from its first instruction, so the
 // tcp or unix check of a held address, or the absence of a ready block,
@@ -132,6 +132,11 @@ func socketRef(t hcl.Traversal) (string, bool) {
 func (l *loader) linkSockets() {
 	for _, node := range l.procs {
 		for _, spec := range node.proc.Instances {
+			for _, name := range spec.Sockets {
+				if s := l.cfg.Socket(name); s != nil {
+					spec.Listen = append(spec.Listen, s.Network+"://"+s.Address)
+				}
+			}
 			if spec.Type != Service || len(spec.Sockets) == 0 {
 				continue
 			}

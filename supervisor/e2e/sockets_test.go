@@ -213,3 +213,60 @@ func unixDialer(path string) func(ctx context.Context, network, addr string) (ne
 		return d.DialContext(ctx, "unix", path)
 	}
 }
+
+// A config reload that moves a socket binds the new address first, moves
+// the process to it, and closes the old one once nothing uses it; a reload
+// whose socket cannot be bound fails at the listen attribute and changes
+// nothing.
+func TestHeldSocketReload(t *testing.T) {
+	ports := suptest.FreePorts(t, 2)
+	body := func(listen string) string {
+		return fmt.Sprintf(`
+socket "web" { listen = "tcp://%s" }
+process "app" {
+  command = ["{{app}}", "--listen-fds"]
+  sockets = ["web"]
+}`, listen)
+	}
+	first, second := fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1])
+	s := startSupd(t, body(first))
+	old := s.waitReady("app")
+
+	s.rewrite(body(second))
+	if out, code := s.ctl("reload", "--timeout", "20s"); code != 0 {
+		t.Fatalf("supctl reload: exit %d: %s", code, out)
+	}
+	moved := s.waitReady("app")
+	if moved.Pid == old.Pid {
+		t.Fatal("the process was not restarted onto the new socket")
+	}
+	if code, body := get(t, "http://"+second+"/"); code != http.StatusOK || body != "ok" {
+		t.Errorf("GET on the new address: %d %q", code, body)
+	}
+	eventually(t, 10*time.Second, "old address closed", func() bool { return !accepts(first) })
+
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	s.rewrite(body(busy.Addr().String()))
+	out, code := s.ctl("reload", "--timeout", "20s")
+	if want := `sup.hcl:6:25: error: Cannot bind socket "web": tcp://` + busy.Addr().String() + `: bind: address already in use: held by pid ` + strconv.Itoa(os.Getpid()); code != 1 || !strings.Contains(out, want) {
+		t.Errorf("reload onto a busy address: exit %d, want 1 and %q:\n%s", code, want, out)
+	}
+	if st := s.status()["app"]; st.Pid != moved.Pid || !st.Ready {
+		t.Errorf("after the failed reload: %+v, want pid %d still ready", st, moved.Pid)
+	}
+	if code, _ := get(t, "http://"+second+"/"); code != http.StatusOK {
+		t.Errorf("GET on the running address after the failed reload: %d", code)
+	}
+}
+
+func accepts(address string) bool {
+	c, err := net.DialTimeout("tcp", address, time.Second)
+	if err == nil {
+		c.Close()
+	}
+	return err == nil
+}

@@ -15,13 +15,8 @@ import (
 
 	"github.com/sup-sh/sup/supervisor/config"
 	"github.com/sup-sh/sup/supervisor/internal/suptest"
+	"github.com/sup-sh/sup/supervisor/sockets/trampoline"
 )
-
-// TestMain lets the test binary be supd in trampoline mode.
-func TestMain(m *testing.M) {
-	Trampoline()
-	os.Exit(m.Run())
-}
 
 // load writes body as sup.hcl in dir and loads it.
 func load(t *testing.T, dir, body string) *config.Config {
@@ -298,7 +293,7 @@ func TestTrampoline(t *testing.T) {
 	if len(f) != 4 || f[0] != f[1] || f[0] != strconv.Itoa(cmd.Process.Pid) || f[2] != "2" || f[3] != "web:admin" {
 		t.Errorf("child saw %q (pid %d), want its pid twice, 2, web:admin", first, cmd.Process.Pid)
 	}
-	if strings.Contains(rest, "trampoline") || strings.Contains(rest, pidPlaceholder) || !strings.Contains(rest, "KEEP=1") {
+	if strings.Contains(rest, "trampoline") || strings.Contains(rest, trampoline.Placeholder) || !strings.Contains(rest, "KEEP=1") {
 		t.Errorf("environment:\n%s", rest)
 	}
 }

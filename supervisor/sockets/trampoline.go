@@ -1,48 +1,19 @@
 package sockets
 
 import (
-	"errors"
-	"fmt"
-	"io/fs"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
+
+	"github.com/sup-sh/sup/supervisor/sockets/trampoline"
 )
 
-// The trampoline mode is selected by two things together, neither of which
-// a user sets by accident: argv[0] is trampolineArg0 (a shell always puts
-// the program's name there), and LISTEN_PID holds pidPlaceholder. The
-// trampoline replaces the placeholder with the pid, so the command finds
-// exactly the variables it would get from systemd, and no other.
-const (
-	trampolineArg0 = "supd (LISTEN_PID trampoline)"
-	pidPlaceholder = "supd-sets-this-to-the-pid"
-)
-
-// Trampoline returns at once, unless this process was started by Command:
-// then it sets LISTEN_PID to its own pid and execs the command in its
-// place, so that the command runs as this very pid; it never returns. supd
-// calls it first thing in main. When the exec fails it exits 127 (no such
-// file) or 126 (any other reason), like a shell.
-func Trampoline() {
-	if len(os.Args) < 3 || os.Args[0] != trampolineArg0 {
-		return
-	}
-	env := os.Environ()
-	k := slices.Index(env, "LISTEN_PID="+pidPlaceholder)
-	if k < 0 {
-		return
-	}
-	env[k] = "LISTEN_PID=" + strconv.Itoa(os.Getpid())
-	err := syscall.Exec(os.Args[1], os.Args[2:], env)
-	fmt.Fprintf(os.Stderr, "supd: exec %s: %v\n", os.Args[1], err)
-	if errors.Is(err, fs.ErrNotExist) {
-		os.Exit(127)
-	}
-	os.Exit(126)
-}
+// Trampoline runs the trampoline mode (see package trampoline) when this
+// process was started by Command, from os.Args: it never returns then. The
+// trampoline package's init does the same earlier, through /proc; supd's
+// main calls this too, for a system without /proc.
+func Trampoline() { trampoline.Exec(os.Args) }
 
 // Command returns what to start instead of path with argv and env, so that
 // the process gets the sockets named names (the files at fds 3, 4, … of
@@ -59,7 +30,7 @@ func Command(supd, path string, argv, env, names []string) (cmdPath string, cmdA
 	cmdEnv = append(cmdEnv,
 		"LISTEN_FDS="+strconv.Itoa(len(names)),
 		"LISTEN_FDNAMES="+strings.Join(names, ":"),
-		"LISTEN_PID="+pidPlaceholder)
-	cmdArgv = append([]string{trampolineArg0, path}, argv...)
+		"LISTEN_PID="+trampoline.Placeholder)
+	cmdArgv = append([]string{trampoline.Arg0, path}, argv...)
 	return supd, cmdArgv, cmdEnv
 }

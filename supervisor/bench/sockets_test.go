@@ -2,6 +2,13 @@ package bench
 
 import (
 	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -63,4 +70,147 @@ process "plain" {
 	b.ReportMetric(median(lat["held"]), "held-ms")
 	b.ReportMetric(median(lat["plain"]), "plain-ms")
 	b.ReportMetric(median(lat["held"])-median(lat["plain"]), "trampoline-ms")
+}
+
+// nginxConf proxies 127.0.0.1:proxy to 127.0.0.1:app, logging errors to
+// dir/error.log, with every path nginx writes under dir.
+const nginxConf = `daemon off;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log;
+worker_processes 1;
+events { worker_connections 512; }
+http {
+  access_log off;
+  client_body_temp_path %[1]s/body;
+  proxy_temp_path %[1]s/proxy;
+  fastcgi_temp_path %[1]s/fastcgi;
+  uwsgi_temp_path %[1]s/uwsgi;
+  scgi_temp_path %[1]s/scgi;
+  upstream app { server 127.0.0.1:%[2]d; }
+  server {
+    listen 127.0.0.1:%[3]d;
+    location / { proxy_pass http://app; }
+  }
+}
+`
+
+// BenchmarkCrash502: the issue's measurement, through real nginx (one
+// upstream, default proxy_next_upstream). An app with a 300 ms boot is
+// killed with SIGKILL every 2 s for $SUP_BENCH_CRASH_FOR (default 20s)
+// under load (8 connections, keep-alive to nginx), twice in one run: "held"
+// with its socket held by supd, "port" binding its own port (sup before
+// sockets). Per mode: 502s, refused connects (nginx's error log),
+// 502s per crash, and the time with 502s (10 ms buckets with at least one).
+func BenchmarkCrash502(b *testing.B) {
+	nginx, err := exec.LookPath("nginx")
+	if err != nil {
+		if _, serr := os.Stat("/usr/sbin/nginx"); serr != nil {
+			b.Skip("nginx is not installed (make deps installs it)")
+		}
+		nginx = "/usr/sbin/nginx"
+	}
+	period := 20 * time.Second
+	if d, err := time.ParseDuration(os.Getenv("SUP_BENCH_CRASH_FOR")); err == nil {
+		period = d
+	}
+	for b.Loop() {
+		for _, mode := range []string{"held", "port"} {
+			r := crash502(b, nginx, mode, period)
+			b.ReportMetric(float64(r.errors), mode+"-502s")
+			b.ReportMetric(float64(r.requests), mode+"-requests")
+			b.ReportMetric(float64(r.refused), mode+"-refused")
+			b.ReportMetric(float64(r.errors)/float64(r.crashes), mode+"-502-per-crash")
+			b.ReportMetric(r.badTime.Seconds(), mode+"-502-time-s")
+		}
+	}
+}
+
+type crashResult struct {
+	requests, errors, refused, crashes int
+	badTime                            time.Duration
+}
+
+func crash502(b *testing.B, nginx, mode string, period time.Duration) crashResult {
+	ports := suptest.FreePorts(b, 2)
+	appPort, proxyPort := ports[0], ports[1]
+	dir := b.TempDir()
+	conf := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(nginxConf, dir, appPort, proxyPort)), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	app := fmt.Sprintf(`
+socket "web" { listen = "tcp://127.0.0.1:%d" }
+process "app" {
+  command = ["{{app}}", "--listen-fds", "--delay", "300ms"]
+  sockets = ["web"]
+  restart { reset_after = "0s" }
+}`, appPort)
+	if mode == "port" {
+		app = fmt.Sprintf(`
+process "app" {
+  command = ["{{app}}", "--listen", "tcp:127.0.0.1:%d", "--delay", "300ms"]
+  ready { tcp = "127.0.0.1:%d" }
+  restart { reset_after = "0s" }
+}`, appPort, appPort)
+	}
+	s := launchIn(b, dir, writeConfig(b, dir, app+fmt.Sprintf(`
+process "nginx" {
+  command    = [%q, "-c", %q, "-p", %q]
+  depends_on = ["app"]
+  ready { tcp = "127.0.0.1:%d" }
+  stop { signal = "SIGQUIT" }
+}`, nginx, conf, dir, proxyPort)), launchOpts{})
+	defer s.stop()
+	s.waitAll(2, 30*time.Second, "running", isState("running"))
+
+	var mu sync.Mutex
+	res := crashResult{}
+	bad := map[int64]bool{} // 10ms buckets with a 502
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	url := fmt.Sprintf("http://127.0.0.1:%d/", proxyPort)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &http.Client{Timeout: 10 * time.Second}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := c.Get(url)
+				ok := err == nil && resp.StatusCode == http.StatusOK
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				mu.Lock()
+				res.requests++
+				if !ok {
+					res.errors++
+					bad[time.Now().UnixMilli()/10] = true
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	next := 0
+	for end := time.Now().Add(period); time.Now().Before(end); {
+		time.Sleep(2 * time.Second)
+		var r record
+		r, next = s.wait(next, 10*time.Second, "app running", func(r record) bool {
+			return r.Process == "app" && r.Stream == "" && r.Message == "running"
+		})
+		syscall.Kill(r.Pid, syscall.SIGKILL)
+		res.crashes++
+	}
+	time.Sleep(time.Second) // the last restart
+	close(stop)
+	wg.Wait()
+	log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+	res.refused = strings.Count(string(log), "Connection refused")
+	res.badTime = time.Duration(len(bad)) * 10 * time.Millisecond
+	return res
 }

@@ -2,10 +2,8 @@ package bench
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -72,28 +70,6 @@ process "plain" {
 	b.ReportMetric(median(lat["held"])-median(lat["plain"]), "trampoline-ms")
 }
 
-// nginxConf proxies 127.0.0.1:proxy to 127.0.0.1:app, logging errors to
-// dir/error.log, with every path nginx writes under dir.
-const nginxConf = `daemon off;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log;
-worker_processes 1;
-events { worker_connections 512; }
-http {
-  access_log off;
-  client_body_temp_path %[1]s/body;
-  proxy_temp_path %[1]s/proxy;
-  fastcgi_temp_path %[1]s/fastcgi;
-  uwsgi_temp_path %[1]s/uwsgi;
-  scgi_temp_path %[1]s/scgi;
-  upstream app { server 127.0.0.1:%[2]d; }
-  server {
-    listen 127.0.0.1:%[3]d;
-    location / { proxy_pass http://app; }
-  }
-}
-`
-
 // BenchmarkCrash502: the issue's measurement, through real nginx (one
 // upstream, default proxy_next_upstream). An app with a 300 ms boot is
 // killed with SIGKILL every 2 s for $SUP_BENCH_CRASH_FOR (default 20s)
@@ -102,13 +78,7 @@ http {
 // sockets). Per mode: 502s, refused connects (nginx's error log),
 // 502s per crash, and the time with 502s (10 ms buckets with at least one).
 func BenchmarkCrash502(b *testing.B) {
-	nginx, err := exec.LookPath("nginx")
-	if err != nil {
-		if _, serr := os.Stat("/usr/sbin/nginx"); serr != nil {
-			b.Skip("nginx is not installed (make deps installs it)")
-		}
-		nginx = "/usr/sbin/nginx"
-	}
+	nginx := suptest.Nginx(b)
 	period := 20 * time.Second
 	if d, err := time.ParseDuration(os.Getenv("SUP_BENCH_CRASH_FOR")); err == nil {
 		period = d
@@ -135,7 +105,7 @@ func crash502(b *testing.B, nginx, mode string, period time.Duration) crashResul
 	appPort, proxyPort := ports[0], ports[1]
 	dir := b.TempDir()
 	conf := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf(nginxConf, dir, appPort, proxyPort)), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(suptest.NginxConf(dir, fmt.Sprintf("127.0.0.1:%d", appPort), proxyPort)), 0o644); err != nil {
 		b.Fatal(err)
 	}
 	app := fmt.Sprintf(`
@@ -167,35 +137,17 @@ process "nginx" {
 	res := crashResult{}
 	bad := map[int64]bool{} // 10ms buckets with a 502
 	stop := make(chan struct{})
-	var wg sync.WaitGroup
 	url := fmt.Sprintf("http://127.0.0.1:%d/", proxyPort)
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := &http.Client{Timeout: 10 * time.Second}
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				resp, err := c.Get(url)
-				ok := err == nil && resp.StatusCode == http.StatusOK
-				if err == nil {
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
-				mu.Lock()
-				res.requests++
-				if !ok {
-					res.errors++
-					bad[time.Now().UnixMilli()/10] = true
-				}
-				mu.Unlock()
-			}
-		}()
-	}
+	newClient := func() *http.Client { return &http.Client{Timeout: 10 * time.Second} }
+	wait := suptest.Load(url, 8, newClient, stop, func(resp *http.Response, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		res.requests++
+		if err != nil || resp.StatusCode != http.StatusOK {
+			res.errors++
+			bad[time.Now().UnixMilli()/10] = true
+		}
+	})
 	next := 0
 	for end := time.Now().Add(period); time.Now().Before(end); {
 		time.Sleep(2 * time.Second)
@@ -208,7 +160,7 @@ process "nginx" {
 	}
 	time.Sleep(time.Second) // the last restart
 	close(stop)
-	wg.Wait()
+	wait()
 	log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
 	res.refused = strings.Count(string(log), "Connection refused")
 	res.badTime = time.Duration(len(bad)) * 10 * time.Millisecond

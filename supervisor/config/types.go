@@ -102,8 +102,8 @@ type Spec struct {
 	Sockets   []string // socket names, passed in this order from fd 3
 	// Listen is what each of Sockets listens on ("tcp://127.0.0.1:3000"),
 	// so that a reload that moves a socket is a change of the spec.
-	Listen []string
-	Critical  bool
+	Listen   []string
+	Critical bool
 
 	Restart Restart
 	Ready   Ready

@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -133,41 +132,27 @@ type loadResult struct {
 	lastOther          atomic.Value
 }
 
-// load sends GET url from n goroutines until stop is closed.
+// load sends GET url from n goroutines, a new connection each, until stop
+// is closed.
 func load(url string, n int, stop <-chan struct{}) *loadResult {
 	res := &loadResult{}
-	var wg sync.WaitGroup
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				resp, err := c.Get(url)
-				switch {
-				case errors.Is(err, syscall.ECONNREFUSED):
-					res.refused.Add(1)
-				case err != nil:
-					res.other.Add(1)
-					res.lastOther.Store(err.Error())
-				default:
-					resp.Body.Close()
-					if resp.StatusCode == http.StatusOK {
-						res.ok.Add(1)
-					} else {
-						res.other.Add(1)
-						res.lastOther.Store(resp.Status)
-					}
-				}
-			}
-		}()
+	newClient := func() *http.Client {
+		return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	}
-	go func() { <-stop; wg.Wait() }()
+	suptest.Load(url, n, newClient, stop, func(resp *http.Response, err error) {
+		switch {
+		case errors.Is(err, syscall.ECONNREFUSED):
+			res.refused.Add(1)
+		case err != nil:
+			res.other.Add(1)
+			res.lastOther.Store(err.Error())
+		case resp.StatusCode == http.StatusOK:
+			res.ok.Add(1)
+		default:
+			res.other.Add(1)
+			res.lastOther.Store(resp.Status)
+		}
+	})
 	return res
 }
 

@@ -57,32 +57,37 @@ func bindTCP(address string, backlog int) (fd int, err error) {
 		family, sa, dual = unix.AF_INET, &unix.SockaddrInet4{Port: int(port)}, false
 		fd, err = unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	}
+	return setUp(fd, err, func() error {
+		// SO_REUSEADDR, as every server sets it: a restart of supd must not
+		// wait for the TIME_WAIT connections of the previous one.
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+			return fmt.Errorf("SO_REUSEADDR: %w", err)
+		}
+		if dual {
+			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0); err != nil {
+				return fmt.Errorf("IPV6_V6ONLY: %w", err)
+			}
+		}
+		if err := unix.Bind(fd, sa); err != nil {
+			return fmt.Errorf("bind: %w", err)
+		}
+		if err := unix.Listen(fd, backlog); err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
+		return nil
+	})
+}
+
+// setUp finishes a socket made by socket(2) (which returned fd, err): it
+// runs setup, and closes the socket when that fails.
+func setUp(fd int, err error, setup func() error) (int, error) {
 	if err != nil {
 		return -1, fmt.Errorf("socket: %w", err)
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			unix.Close(fd)
-		}
-	}()
-	// SO_REUSEADDR, as every server sets it: a restart of supd must not
-	// wait for the TIME_WAIT connections of the previous one.
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
-		return -1, fmt.Errorf("SO_REUSEADDR: %w", err)
+	if err := setup(); err != nil {
+		unix.Close(fd)
+		return -1, err
 	}
-	if dual {
-		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0); err != nil {
-			return -1, fmt.Errorf("IPV6_V6ONLY: %w", err)
-		}
-	}
-	if err := unix.Bind(fd, sa); err != nil {
-		return -1, fmt.Errorf("bind: %w", err)
-	}
-	if err := unix.Listen(fd, backlog); err != nil {
-		return -1, fmt.Errorf("listen: %w", err)
-	}
-	ok = true
 	return fd, nil
 }
 
@@ -116,31 +121,24 @@ func bindUnix(path string, backlog int, o owner) (fd int, err error) {
 		return -1, err
 	}
 	fd, err = unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return -1, fmt.Errorf("socket: %w", err)
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			unix.Close(fd)
+	return setUp(fd, err, func() error {
+		if err := unix.Fchmod(fd, uint32(o.mode&0o700)); err != nil {
+			return fmt.Errorf("fchmod before bind: %w", err)
 		}
-	}()
-	if err := unix.Fchmod(fd, uint32(o.mode&0o700)); err != nil {
-		return -1, fmt.Errorf("fchmod before bind: %w", err)
-	}
-	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
-		return -1, fmt.Errorf("bind: %w", err)
-	}
-	if err := setOwner(path, o); err != nil {
-		unix.Unlink(path)
-		return -1, err
-	}
-	if err := unix.Listen(fd, backlog); err != nil {
-		unix.Unlink(path)
-		return -1, fmt.Errorf("listen: %w", err)
-	}
-	ok = true
-	return fd, nil
+		if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+			return fmt.Errorf("bind: %w", err)
+		}
+		err := setOwner(path, o)
+		if err == nil {
+			if err = unix.Listen(fd, backlog); err != nil {
+				err = fmt.Errorf("listen: %w", err)
+			}
+		}
+		if err != nil {
+			unix.Unlink(path)
+		}
+		return err
+	})
 }
 
 // setOwner gives the socket file at path its owner, then its mode.

@@ -210,25 +210,36 @@ func resolveOwner(c *config.Socket) (owner, *BindError) {
 }
 
 func lookupUser(name string) (int, error) {
-	if n, err := strconv.Atoi(name); err == nil && n >= 0 {
-		return n, nil
-	}
-	u, err := user.Lookup(name)
-	if err != nil {
-		return 0, err
-	}
-	return strconv.Atoi(u.Uid)
+	return lookupID(name, func(n string) (string, error) {
+		u, err := user.Lookup(n)
+		if err != nil {
+			return "", err
+		}
+		return u.Uid, nil
+	})
 }
 
 func lookupGroup(name string) (int, error) {
+	return lookupID(name, func(n string) (string, error) {
+		g, err := user.LookupGroup(n)
+		if err != nil {
+			return "", err
+		}
+		return g.Gid, nil
+	})
+}
+
+// lookupID is a user or group id: name itself when it is a number, else
+// what lookup finds.
+func lookupID(name string, lookup func(string) (string, error)) (int, error) {
 	if n, err := strconv.Atoi(name); err == nil && n >= 0 {
 		return n, nil
 	}
-	g, err := user.LookupGroup(name)
+	id, err := lookup(name)
 	if err != nil {
 		return 0, err
 	}
-	return strconv.Atoi(g.Gid)
+	return strconv.Atoi(id)
 }
 
 // bind binds one socket of the config.

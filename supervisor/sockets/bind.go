@@ -145,14 +145,24 @@ func bindUnix(path string, backlog int, o owner) (fd int, err error) {
 func setOwner(path string, o owner) error {
 	if o.uid >= 0 || o.gid >= 0 {
 		if err := unix.Lchown(path, o.uid, o.gid); err != nil {
-			return fmt.Errorf("chown %s: %w", path, err)
+			return &ownerError{"user", fmt.Errorf("chown %s: %w", path, err)}
 		}
 	}
 	if err := unix.Fchmodat(unix.AT_FDCWD, path, uint32(o.mode), 0); err != nil {
-		return fmt.Errorf("chmod %s: %w", path, err)
+		return &ownerError{"mode", fmt.Errorf("chmod %s: %w", path, err)}
 	}
 	return nil
 }
+
+// ownerError is a failed chown or chmod of a socket file, with the
+// attribute of the socket block it is about.
+type ownerError struct {
+	attr string
+	err  error
+}
+
+func (e *ownerError) Error() string { return e.err.Error() }
+func (e *ownerError) Unwrap() error { return e.err }
 
 // errAddrInUse is a unix socket path where a live socket accepts.
 var errAddrInUse = unix.EADDRINUSE

@@ -38,6 +38,7 @@ type Set struct {
 	mu      sync.Mutex
 	held    map[string]*socket // by key: every socket of the last config applied
 	retired []*socket          // sockets of earlier configs, open while a process uses them
+	wake    chan struct{}      // Run: sockets were retired
 }
 
 // socket is one held listening socket.
@@ -57,7 +58,7 @@ type fileID struct{ dev, ino uint64 }
 
 // NewSet returns an empty Set.
 func NewSet() *Set {
-	return &Set{held: map[string]*socket{}}
+	return &Set{held: map[string]*socket{}, wake: make(chan struct{}, 1)}
 }
 
 // BindError is a socket of the config that could not be bound (or given
@@ -149,6 +150,12 @@ func (s *Set) Apply(cfg *config.Config) error {
 	}
 	s.retired = slices.DeleteFunc(s.retired, func(r *socket) bool { return next[r.key] == r })
 	s.held = next
+	if len(s.retired) > 0 {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
 	if len(errs) > 0 {
 		return bindErrors(cfg, errs) // the sockets are held; only their settings lag
 	}
@@ -260,6 +267,9 @@ func bind(c *config.Socket, o owner) (*socket, *BindError) {
 	}
 	if err != nil {
 		berr := &BindError{Socket: c, Attr: "listen", Err: err}
+		if oerr := (*ownerError)(nil); errors.As(err, &oerr) {
+			berr.Attr = ownerAttr(c, oerr.attr)
+		}
 		if errors.Is(err, unix.EADDRINUSE) {
 			berr.Holder = holder(c)
 		}
@@ -277,6 +287,15 @@ func bind(c *config.Socket, o owner) (*socket, *BindError) {
 		}
 	}
 	return sock, nil
+}
+
+// ownerAttr is the attribute a chown ("user") or chmod ("mode") error is
+// reported at: user, else group, for a chown.
+func ownerAttr(c *config.Socket, attr string) string {
+	if attr == "user" && c.User == "" {
+		return "group"
+	}
+	return attr
 }
 
 // holder finds who holds the address of c, for the error.
@@ -319,7 +338,11 @@ func (sock *socket) update(c *config.Socket, o owner) *BindError {
 	}
 	if sock.network == "unix" && o != sock.owner {
 		if err := setOwner(sock.address, o); err != nil {
-			return &BindError{Socket: c, Attr: "mode", Err: err}
+			attr := "mode"
+			if oerr := (*ownerError)(nil); errors.As(err, &oerr) {
+				attr = ownerAttr(c, oerr.attr)
+			}
+			return &BindError{Socket: c, Attr: attr, Err: err}
 		}
 		sock.owner = o
 	}
@@ -395,24 +418,26 @@ func (s *Set) Release() (inUse int, err error) {
 }
 
 // Run calls Release every interval while sockets are retired, until ctx is
-// done. Errors go to report (which may be nil).
+// done; with none retired it sleeps until Apply retires one (supd idle
+// makes no wake-up). Errors go to report (which may be nil).
 func (s *Set) Run(ctx context.Context, interval time.Duration, report func(error)) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-s.wake:
 		}
-		s.mu.Lock()
-		idle := len(s.retired) == 0
-		s.mu.Unlock()
-		if idle {
-			continue
-		}
-		if _, err := s.Release(); err != nil && report != nil {
-			report(err)
+		for inUse := 1; inUse > 0; {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(interval):
+			}
+			var err error
+			inUse, err = s.Release()
+			if err != nil && report != nil {
+				report(err)
+			}
 		}
 	}
 }

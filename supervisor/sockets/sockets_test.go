@@ -1,6 +1,7 @@
 package sockets
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -305,5 +306,29 @@ func TestTrampolineMissingCommand(t *testing.T) {
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 127 || !strings.Contains(string(out), "supd: exec /nonexistent") {
 		t.Errorf("err %v, output %q; want exit 127 and the reason", err, out)
+	}
+}
+
+// Run closes a retired socket on its own once nothing holds it.
+func TestRunReleases(t *testing.T) {
+	dir := t.TempDir()
+	ports := suptest.FreePorts(t, 2)
+	set := NewSet()
+	defer set.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go set.Run(ctx, 10*time.Millisecond, func(err error) { t.Error(err) })
+	for _, p := range ports {
+		if err := set.Apply(load(t, dir, fmt.Sprintf(`socket "web" { listen = "tcp://127.0.0.1:%d" }`, p))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := fmt.Sprintf("127.0.0.1:%d", ports[0])
+	deadline := time.Now().Add(5 * time.Second)
+	for accepts("tcp", old) {
+		if time.Now().After(deadline) {
+			t.Fatal("the retired socket is still open after 5s")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

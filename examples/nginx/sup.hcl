@@ -7,7 +7,7 @@
 # supd holds the app's socket: nginx connects to it whether or not an app
 # instance is up at that moment, so a crash or `supctl reload app` makes
 # requests wait a moment instead of failing with 502 (connection refused).
-# sup-unix.hcl is the same over a Unix socket.
+# examples/nginx-unix/ is the same over a Unix socket.
 #
 # Processes without `dir` run in this file's directory, examples/nginx/.
 # Needs nginx >= 1.19.5 (for -e) on the PATH.

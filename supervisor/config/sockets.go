@@ -130,6 +130,7 @@ func socketRef(t hcl.Traversal) (string, bool) {
 // tcp or unix check of a held address, or the absence of a ready block,
 // means "accepting connections from it".
 func (l *loader) linkSockets() {
+	l.uniqueListens()
 	for _, node := range l.procs {
 		for _, spec := range node.proc.Instances {
 			for _, name := range spec.Sockets {
@@ -151,6 +152,25 @@ func (l *loader) linkSockets() {
 				}
 			}
 		}
+	}
+}
+
+// uniqueListens reports a socket that listens where an earlier one does:
+// supd could bind only one of them.
+func (l *loader) uniqueListens() {
+	first := map[string]*Socket{}
+	for _, s := range l.cfg.Sockets {
+		if s.Network == "" {
+			continue
+		}
+		key := s.Network + "://" + s.Address
+		if f := first[key]; f != nil {
+			l.errorAt(s.AttrRange("listen"), "Invalid socket.listen", fmt.Sprintf(
+				"socket %q listens on %s too (%s:%d): give each socket its own address, or list the one socket in several processes",
+				f.Name, key, f.Range.Filename, f.Range.Start.Line))
+			continue
+		}
+		first[key] = s
 	}
 }
 

@@ -79,6 +79,8 @@ process "api" {
   command = ["app", "--fd", "${socket.admin.fd}"]
   sockets = ["web"]
 }`, "sup.hcl:4:32", `socket "admin" is not in this process's sockets, so it has no fd: add it to sockets = [...] (listed: web)`},
+		{"same listen twice", `socket "a" { listen = "tcp://127.0.0.1:3000" }
+socket "b" { listen = "tcp://127.0.0.1:3000" }`, "sup.hcl:2:23", `socket "a" listens on tcp://127.0.0.1:3000 too (sup.hcl:1)`},
 		{"fd without sockets", `process "api" {
   command = ["app", "--fd", "${socket.web.fd}"]
 }`, "sup.hcl:2:32", `Invalid socket reference: socket "web" is not in this process's sockets`},

@@ -4,12 +4,12 @@
 # moment in which it is more open than that. Run as root (nginx's master
 # switches its workers to www-data), from the repository root:
 #
-#   go run ./cmd/supd examples/nginx/sup-unix.hcl
+#   go run ./cmd/supd examples/nginx-unix/sup.hcl
 #   curl 127.0.0.1:8000/
-#   go run ./cmd/supctl check-proxy examples/nginx/nginx-unix.conf
+#   go run ./cmd/supctl check-proxy examples/nginx-unix/nginx.conf
 
 socket "app" {
-  listen = "unix:///run/sup-example-app.sock" # nginx-unix.conf's upstream
+  listen = "unix:///run/sup-example-app.sock" # nginx.conf's upstream
   mode   = "0660"                             # the default: owner and group
   group  = "www-data"                         # nginx's user
 }
@@ -31,7 +31,7 @@ process "nginx-dirs" {
 }
 
 process "nginx" {
-  command    = ["nginx", "-p", ".", "-c", "nginx-unix.conf", "-e", "stderr"]
+  command    = ["nginx", "-p", ".", "-c", "nginx.conf", "-e", "stderr"]
   depends_on = ["app", "nginx-dirs"]
 
   ready {

@@ -91,8 +91,9 @@ func (e *BindError) Range() hcl.Range { return e.Socket.AttrRange(e.Attr) }
 // bound. Sockets the new config does not have are retired: supd closes
 // its copy once no other process holds them (Release).
 //
-// When any socket cannot be bound, Apply closes what it bound and changes
-// nothing; the error is a *config.Error with one diagnostic per failed
+// When any socket cannot be bound (or a held one given its new backlog,
+// mode or owner: the settings already changed stay), Apply closes what it
+// bound and keeps the sockets it held; the error is a *config.Error with one diagnostic per failed
 // socket, at its attribute in the file (see BindError for the parts).
 func (s *Set) Apply(cfg *config.Config) error {
 	s.mu.Lock()
@@ -131,17 +132,19 @@ func (s *Set) Apply(cfg *config.Config) error {
 		bound = append(bound, sock)
 		next[key] = sock
 	}
+	for _, ch := range changes {
+		if len(failed) > 0 {
+			break
+		}
+		if err := ch.sock.update(ch.cfg, ch.o); err != nil {
+			failed = append(failed, err)
+		}
+	}
 	if len(failed) > 0 {
 		for _, sock := range bound {
 			sock.close()
 		}
 		return bindErrors(cfg, failed)
-	}
-	var errs []*BindError
-	for _, ch := range changes {
-		if err := ch.sock.update(ch.cfg, ch.o); err != nil {
-			errs = append(errs, err)
-		}
 	}
 	for key, sock := range s.held {
 		if next[key] != sock {
@@ -155,9 +158,6 @@ func (s *Set) Apply(cfg *config.Config) error {
 		case s.wake <- struct{}{}:
 		default:
 		}
-	}
-	if len(errs) > 0 {
-		return bindErrors(cfg, errs) // the sockets are held; only their settings lag
 	}
 	return nil
 }

@@ -23,8 +23,6 @@ const (
 var inactive = map[feature]string{
 	featureSocket:  "socket blocks (sockets held by supd and passed as LISTEN_FDS)",
 	featureSockets: "the sockets attribute (LISTEN_FDS socket passing)",
-	featureLog:     "log blocks (log files with rotation)",
-	featureHook:    "hook blocks (crash hooks)",
 }
 
 // use is one use of a feature in a file.

@@ -65,6 +65,7 @@ func Load(paths ...string) (*Config, error) {
 			l.decodeFile(src)
 		}
 		l.link()
+		l.checkHooks()
 	}
 	return l.result()
 }

@@ -402,7 +402,7 @@ func TestLogs(t *testing.T) {
 	}
 	calls := make(chan call, 2)
 	b := controltest.NewStore(fleet()...).Backend()
-	b.LogsFunc = func(ctx context.Context, name string, n int, follow bool) (<-chan api.LogLine, error) {
+	b.LogsFunc = func(ctx context.Context, name string, n int, since time.Time, follow bool) (<-chan api.LogLine, error) {
 		calls <- call{n, follow}
 		ch := make(chan api.LogLine, len(lines))
 		for _, l := range lines[len(lines)-min(n, len(lines)):] {
@@ -502,7 +502,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"restart", "api", "--timeout", "soon"}, `invalid value "soon" for flag -timeout`, "usage: supctl restart"},
 		{[]string{"start", "api", "--timeout", "0s"}, "--timeout must be positive", "usage: supctl start"},
 		{[]string{"wait", "--no-wait"}, "flag provided but not defined: -no-wait", "usage: supctl wait"},
-		{[]string{"logs"}, "missing NAME", "usage: supctl logs [-f] [-n N] NAME"},
+		{[]string{"logs"}, "missing NAME", "usage: supctl logs [-f] [-n N] [--since D] NAME"},
 		{[]string{"logs", "a", "b"}, "one NAME only, got 2", "usage: supctl logs"},
 		{[]string{"logs", "-n", "-1", "api"}, "-n must not be negative", "usage: supctl logs"},
 		{[]string{"why"}, "missing NAME", "usage: supctl why NAME"},

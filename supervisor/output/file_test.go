@@ -241,7 +241,7 @@ func TestDiskFullDropsWholeLinesAndResumes(t *testing.T) {
 	path := filepath.Join(dir, "api.log")
 	s := fileSink(t, path, 100<<20, 2, FileOptions{Timestamps: true})
 	t.Cleanup(func() { s.File().Close() }) // before the umount
-	const n = 40000 // 2 MB: twice the disk
+	const n = 40000                        // 2 MB: twice the disk
 	pumpPipe(t, s, Stdout, func(w io.Writer) {
 		for i := range n {
 			fmt.Fprintf(w, "%08d %s\n", i, strings.Repeat("y", 16))

@@ -318,7 +318,10 @@ func (r *Runner) runCommand(ctx context.Context, h *config.Hook, e Event, count 
 		return
 	case <-ctx.Done():
 		_ = unix.Kill(-pid, unix.SIGKILL)
-		<-exited
+		select { // the reaper may be gone with supd's supervisor
+		case <-exited:
+		case <-time.After(time.Second):
+		}
 		log.Warn().Int("hook_pid", pid).Msg("hook killed: supd is stopping")
 		awaitOutput(output, outR)
 		return

@@ -100,6 +100,14 @@ func CloseFiles() error {
 	return errors.Join(errs...)
 }
 
+// Failing is the error that makes the file drop lines now, nil when it
+// takes them.
+func (f *File) Failing() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.failing
+}
+
 // Path is the file's path.
 func (f *File) Path() string { return f.path }
 

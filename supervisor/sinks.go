@@ -1,10 +1,12 @@
 package supervisor
 
 import (
+	"fmt"
+
 	"github.com/rs/zerolog"
+	"github.com/sup-sh/sup/supervisor/api"
 	"github.com/sup-sh/sup/supervisor/config"
 	"github.com/sup-sh/sup/supervisor/output"
-	"github.com/sup-sh/sup/supervisor/reaper"
 )
 
 // recentLines is how much of an instance's output its ring keeps.
@@ -26,6 +28,18 @@ func (s *Supervisor) newSink(spec *config.Spec, lines zerolog.Logger) *output.Si
 	return sink.LogTo(f, opts)
 }
 
-// Reaper is the supervisor's reaper, the one owner of wait4: whatever else
-// supd starts (hooks) must start through it.
-func (s *Supervisor) Reaper() *reaper.Reaper { return s.reaper }
+// logFileChecks is the `why` line of an instance whose log file drops
+// lines: none while the file takes them all.
+func logFileChecks(sink *output.Sink) []api.Check {
+	f, dropped := sink.File(), sink.Dropped()
+	if f == nil || dropped == 0 {
+		return nil
+	}
+	answer := fmt.Sprintf("%d lines could not be written to %s", dropped, f.Path())
+	if err := f.Failing(); err != nil {
+		answer += " (now: " + err.Error() + ")"
+	} else {
+		answer += " (it takes lines again)"
+	}
+	return []api.Check{{Question: "log file", OK: false, Answer: answer}}
+}

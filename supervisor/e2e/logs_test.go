@@ -244,8 +244,13 @@ process "flood" {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Wait()
 	lines := make(chan string, 1024)
+	defer func() { // interrupt supctl, let the reader finish, reap it
+		cancel()
+		for range lines {
+		}
+		cmd.Wait()
+	}()
 	go func() {
 		defer close(lines)
 		sc := bufio.NewScanner(stdout)
@@ -302,7 +307,10 @@ func TestHooksFireWithoutDelayingRestarts(t *testing.T) {
 	s := startSupd(t, fmt.Sprintf(`
 process "crasher" {
   command = ["sh", "-c", "echo about to fail; exit 4"]
-  restart { backoff = "50ms" }
+  restart {
+    backoff     = "50ms"
+    max_backoff = "100ms"
+  }
 }
 hook "crash" {
   command = ["sh", "-c", "echo $SUP_EVENT $SUP_NAME $SUP_EXIT_CODE $SUP_COUNT >> %s; cat >> %s; sleep 60"]

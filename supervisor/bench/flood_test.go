@@ -69,8 +69,8 @@ func BenchmarkLogFlood(b *testing.B) {
 	b.ReportMetric(median(cpu), "supd-cpu-s")
 }
 
-// floodBaseline times `testapp --flood n | cat > /dev/null`.
-func floodBaseline(b *testing.B, n int64) time.Duration {
+// floodBaseline times `testapp --flood n [extra...] | cat > /dev/null`.
+func floodBaseline(b *testing.B, n int64, extra ...string) time.Duration {
 	b.Helper()
 	pr, pw, err := os.Pipe()
 	if err != nil {
@@ -83,7 +83,7 @@ func floodBaseline(b *testing.B, n int64) time.Duration {
 	defer devnull.Close()
 	cat := exec.Command("cat")
 	cat.Stdin, cat.Stdout, cat.Stderr = pr, devnull, os.Stderr
-	app := exec.Command(filepath.Join(binaries(b), "testapp"), "--flood", strconv.FormatInt(n, 10))
+	app := exec.Command(filepath.Join(binaries(b), "testapp"), append([]string{"--flood", strconv.FormatInt(n, 10)}, extra...)...)
 	app.Stdout, app.Stderr = pw, os.Stderr
 	t0 := time.Now()
 	if err := cat.Start(); err != nil {

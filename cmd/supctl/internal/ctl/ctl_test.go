@@ -542,3 +542,30 @@ func TestHelp(t *testing.T) {
 		t.Errorf("help does not show the default socket %q:\n%s", want, r.stdout)
 	}
 }
+
+func TestLogsSinceAsksForEveryLineSinceThen(t *testing.T) {
+	type call struct {
+		n     int
+		since time.Time
+	}
+	calls := make(chan call, 2)
+	b := controltest.NewStore(fleet()...).Backend()
+	b.LogsFunc = func(ctx context.Context, name string, n int, since time.Time, follow bool) (<-chan api.LogLine, error) {
+		calls <- call{n, since}
+		ch := make(chan api.LogLine)
+		close(ch)
+		return ch, nil
+	}
+	path := supd(t, b)
+	ctx := controltest.Context(t)
+	before := time.Now()
+	supctl(ctx, "--socket", path, "logs", "--since", "10m", "api").want(t, 0, "")
+	c := <-calls
+	if c.n != -1 || c.since.Before(before.Add(-10*time.Minute-time.Second)) || c.since.After(time.Now().Add(-10*time.Minute)) {
+		t.Errorf("--since 10m asked for n=%d since %v", c.n, c.since)
+	}
+	supctl(ctx, "--socket", path, "logs", "--since", "10m", "-n", "5", "api").want(t, 0, "")
+	if c := <-calls; c.n != 5 {
+		t.Errorf("--since 10m -n 5 asked for n=%d", c.n)
+	}
+}

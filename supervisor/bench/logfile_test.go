@@ -1,14 +1,17 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/sup-sh/sup/supervisor/api"
+	"github.com/sup-sh/sup/supervisor/output"
 )
 
 // BenchmarkLogFile: a child writing 200 MB of 100-byte lines
@@ -28,23 +31,16 @@ func BenchmarkLogFile(b *testing.B) {
 	for _, stream := range []bool{true, false} {
 		b.Run("stream="+map[bool]string{true: "on", false: "off"}[stream], func(b *testing.B) {
 			total := floodBytes()
-			var base, sup, ratios, rss []float64
+			var runs floodRuns
 			for b.Loop() {
 				for range floodRounds {
 					bt := childWriteTime(b, func(report string) { floodBaseline(b, total, "--flood-report", report) })
-					var maxRSS float64
-					st := childWriteTime(b, func(report string) { maxRSS = logFileSupd(b, total, stream, report) })
-					base = append(base, bt.Seconds())
-					sup = append(sup, st.Seconds())
-					ratios = append(ratios, st.Seconds()/bt.Seconds())
-					rss = append(rss, maxRSS)
+					var maxRSS, cpuSecs float64
+					st := childWriteTime(b, func(report string) { maxRSS, cpuSecs = logFileSupd(b, total, stream, report) })
+					runs.add(bt, st, maxRSS, cpuSecs)
 				}
 			}
-			b.ReportMetric(quantile(base, 0), "base-s")
-			b.ReportMetric(quantile(sup, 0), "supd-s")
-			b.ReportMetric(quantile(sup, 0)/quantile(base, 0), "ratio")
-			b.ReportMetric(median(ratios), "ratio-median")
-			b.ReportMetric(quantile(rss, 1), "rss-max-MiB")
+			runs.report(b)
 		})
 	}
 }
@@ -68,8 +64,8 @@ func childWriteTime(b *testing.B, run func(report string)) time.Duration {
 
 // logFileSupd runs the flood under supd into a rotated log file, waits for
 // the child's report and the last line in the file, checks the files and
-// returns supd's peak RSS in MiB.
-func logFileSupd(b *testing.B, n int64, stream bool, report string) float64 {
+// returns supd's peak RSS in MiB and its CPU seconds until then.
+func logFileSupd(b *testing.B, n int64, stream bool, report string) (float64, float64) {
 	b.Helper()
 	dir := b.TempDir()
 	out, err := os.Create(filepath.Join(dir, "supd.out"))
@@ -111,43 +107,30 @@ process "flood" {
 			b.Fatal("the last line was not in the log file after 5 minutes")
 		}
 	}
+	cpu := sampleCPU(s.pid())
 	s.stop()
 	checkLogFiles(b, path, 4, lines)
-	return mib(maxRSS)
+	return mib(maxRSS), float64(cpu.ticks) / 100
 }
 
 // checkLogFiles checks that path.max … path.1, path hold the lines 1 to
 // lines of the flood, each exactly once, in order.
 func checkLogFiles(b *testing.B, path string, maxFiles int, lines int64) {
 	b.Helper()
-	var want int64 = 1
-	num := make([]byte, 0, 16)
-	for k := maxFiles; k >= 0; k-- {
-		name := path
-		if k > 0 {
-			name = path + "." + strconv.Itoa(k)
+	var n int64
+	var num []byte
+	err := output.ScanFiles(path, maxFiles, func(l api.LogLine) error {
+		n++
+		num = fmt.Appendf(num[:0], "%09d ", n)
+		if !strings.HasPrefix(l.Line, string(num)) {
+			return fmt.Errorf("line %q, want the child's line %d", l.Line, n)
 		}
-		f, err := os.Open(name)
-		if os.IsNotExist(err) {
-			continue
-		} else if err != nil {
-			b.Fatal(err)
-		}
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			num = fmt.Appendf(num[:0], " | %09d ", want)
-			if !bytes.Contains(sc.Bytes(), num) {
-				f.Close()
-				b.Fatalf("%s: line %q, want the child's line %d", name, sc.Bytes(), want)
-			}
-			want++
-		}
-		f.Close()
-		if err := sc.Err(); err != nil {
-			b.Fatal(err)
-		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
 	}
-	if want-1 != lines {
-		b.Fatalf("the log files hold %d lines, want exactly %d", want-1, lines)
+	if n != lines {
+		b.Fatalf("the log files hold %d lines, want exactly %d", n, lines)
 	}
 }

@@ -13,8 +13,6 @@ type feature string
 const (
 	featureSocket  feature = "socket"
 	featureSockets feature = "process.sockets"
-	featureLog     feature = "process.log"
-	featureHook    feature = "hook"
 )
 
 // inactive lists the features that are parsed and validated but not acted
@@ -39,9 +37,6 @@ func (l *loader) note(f feature, rng hcl.Range) {
 func (l *loader) noteFeatures(bodies processBodies) {
 	if a := bodies.process.attrs["sockets"]; a != nil {
 		l.note(featureSockets, a.Range)
-	}
-	if b := bodies.blocks["log"].block; b != nil {
-		l.note(featureLog, b.DefRange)
 	}
 }
 

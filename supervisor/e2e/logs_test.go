@@ -14,41 +14,24 @@ import (
 	"time"
 
 	"github.com/sup-sh/sup/supervisor/api"
+	"github.com/sup-sh/sup/supervisor/output"
 )
 
-// fileLine is a line of a log file with timestamps: time, mark, text.
-var fileLine = regexp.MustCompile(`^(\S+) ([|!]) (.*)$`)
-
 // readLogLines returns the text of the lines of path and its rotated
-// files path.max … path.1, oldest first, checking that each starts with
-// an RFC 3339 time and that no file ends in a partial line.
+// files, oldest first, checking that each starts with a time and that no
+// file ends in a partial line.
 func readLogLines(t *testing.T, path string, max int) []string {
 	t.Helper()
 	var out []string
-	for k := max; k >= 0; k-- {
-		name := path
-		if k > 0 {
-			name = path + "." + strconv.Itoa(k)
+	err := output.ScanFiles(path, max, func(l api.LogLine) error {
+		if l.Time.IsZero() {
+			return fmt.Errorf("line %q has no time", l.Line)
 		}
-		b, err := os.ReadFile(name)
-		if os.IsNotExist(err) {
-			continue
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		if len(b) > 0 && b[len(b)-1] != '\n' {
-			t.Fatalf("%s ends in a partial line", name)
-		}
-		for _, l := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
-			m := fileLine.FindStringSubmatch(l)
-			if m == nil {
-				t.Fatalf("%s: line %q is not TIME MARK TEXT", name, l)
-			}
-			if _, err := time.Parse(time.RFC3339Nano, m[1]); err != nil {
-				t.Fatalf("%s: line %q: %v", name, l, err)
-			}
-			out = append(out, m[3])
-		}
+		out = append(out, l.Line)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

@@ -53,35 +53,12 @@ func pumpPipe(t *testing.T, s *Sink, stream string, write func(w io.Writer)) {
 }
 
 // fileLines reads the lines of a log file and its rotated files, oldest
-// first, parsed; it fails the test on a line that does not parse.
+// first, parsed; it fails the test on a partial or unparsable line.
 func fileLines(t *testing.T, path string, maxFiles int) []api.LogLine {
 	t.Helper()
 	var out []api.LogLine
-	for k := maxFiles; k >= 0; k-- {
-		name := path
-		if k > 0 {
-			name = path + "." + strconv.Itoa(k)
-		}
-		b, err := os.ReadFile(name)
-		if os.IsNotExist(err) {
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(b) > 0 && b[len(b)-1] != '\n' {
-			t.Fatalf("%s ends in a partial line", name)
-		}
-		for _, l := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
-			if l == "" {
-				continue
-			}
-			pl, ok := parseFileLine([]byte(l))
-			if !ok {
-				t.Fatalf("%s: line %q does not parse", name, l)
-			}
-			out = append(out, pl)
-		}
+	if err := ScanFiles(path, maxFiles, func(l api.LogLine) error { out = append(out, l); return nil }); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

@@ -1,12 +1,15 @@
 package output
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/sup-sh/sup/supervisor/api"
@@ -161,4 +164,52 @@ func parseFileLine(b []byte) (api.LogLine, bool) {
 		}
 	}
 	return l, false
+}
+
+// ScanFiles calls fn with every line of the log file path and its rotated
+// files (path.maxFiles … path.1, then path: oldest first), parsed, until
+// fn returns an error, which it returns. A file that does not exist is
+// skipped; a file that ends in a partial line or holds a line that is not
+// a log file line is an error. For tests and tools that check a log.
+func ScanFiles(path string, maxFiles int, fn func(api.LogLine) error) error {
+	for k := maxFiles; k >= 0; k-- {
+		name := path
+		if k > 0 {
+			name = path + "." + strconv.Itoa(k)
+		}
+		if err := scanFile(name, fn); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+func scanFile(name string, fn func(api.LogLine) error) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	const longest = maxLine + 4<<10 // the longest line, with its time, name and mark
+	r := bufio.NewReaderSize(f, longest)
+	for n := 1; ; n++ {
+		b, err := r.ReadSlice('\n')
+		switch {
+		case err == io.EOF && len(b) == 0:
+			return nil
+		case err == io.EOF:
+			return fmt.Errorf("%s: ends in a partial line %q", name, b)
+		case err == bufio.ErrBufferFull:
+			return fmt.Errorf("%s:%d: line longer than %d bytes", name, n, longest)
+		case err != nil:
+			return err
+		}
+		l, ok := parseFileLine(b[:len(b)-1])
+		if !ok {
+			return fmt.Errorf("%s:%d: not a log file line: %q", name, n, b)
+		}
+		if err := fn(l); err != nil {
+			return err
+		}
+	}
 }

@@ -52,7 +52,7 @@ func (s *Supervisor) newInstance(spec *config.Spec) *instance {
 	return &instance{
 		spec:    spec,
 		log:     log,
-		sink:    output.NewSink(lines, output.NewRing(spec.Name, 64<<10), s.out),
+		sink:    s.newSink(spec, lines),
 		tracker: restart.NewTracker(spec.Restart),
 		state:   Stopped,
 	}

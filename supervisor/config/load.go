@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -64,6 +63,7 @@ func Load(paths ...string) (*Config, error) {
 			l.decodeFile(src)
 		}
 		l.link()
+		l.checkHooks()
 	}
 	return l.result()
 }
@@ -249,7 +249,6 @@ func (l *loader) result() (*Config, error) {
 	if l.cfg.Supervisor.Socket == "" {
 		l.cfg.Supervisor.Socket = api.DefaultSocketPath()
 	}
-	slices.SortStableFunc(l.cfg.uses, func(a, b use) int { return l.compare(&a.rng, &b.rng) })
 	l.cfg.files = files
 	return l.cfg, nil
 }

@@ -31,7 +31,7 @@ var blockSchemas = map[string]*hcl.BodySchema{
 	"ready":   attrSchema("tcp", "unix", "http", "exec", "notify", "notification_fd", "log", "timeout"),
 	"health":  attrSchema("http", "tcp", "exec", "interval", "failures", "max_memory"),
 	"stop":    attrSchema("drain", "signal", "timeout"),
-	"log":     attrSchema("file", "max_size", "max_files"),
+	"log":     attrSchema("file", "max_size", "max_files", "timestamps", "supd_stream"),
 }
 
 // invariant are the process attributes that must be the same for every
@@ -59,7 +59,6 @@ func (l *loader) process(src *source, b *hcl.Block) {
 	l.instances(src, bodies, node.proc, n)
 	l.checkType(node.proc, bodies)
 	if keep {
-		l.noteFeatures(bodies)
 		l.cfg.Processes = append(l.cfg.Processes, node.proc)
 		l.procs = append(l.procs, node)
 	}
@@ -165,7 +164,7 @@ func defaultSpec() *Spec {
 		Ready:  Ready{Timeout: 60 * time.Second},
 		Health: Health{Interval: 10 * time.Second, Failures: 3},
 		Stop:   Stop{Signal: syscall.SIGTERM, Timeout: 10 * time.Second},
-		Log:    Log{MaxSize: 100 << 20, MaxFiles: 5},
+		Log:    Log{MaxSize: 100 << 20, MaxFiles: 5, Timestamps: true, SupdStream: true},
 	}
 }
 
@@ -260,6 +259,8 @@ func decodeLog(e evaluator, b body, dir string, l *Log) {
 	field(e, b, "file", &l.File, within(dir))
 	field(e, b, "max_size", &l.MaxSize, positiveSize)
 	field(e, b, "max_files", &l.MaxFiles, atLeast(1))
+	e.decode(b, "timestamps", &l.Timestamps)
+	e.decode(b, "supd_stream", &l.SupdStream)
 }
 
 func positiveSize(s string) (int64, error) {

@@ -8,6 +8,7 @@ package config
 
 import (
 	"os"
+	"slices"
 	"syscall"
 	"time"
 
@@ -29,7 +30,6 @@ type Config struct {
 	// Warnings.Write; nil when there are none.
 	Warnings *Error
 
-	uses  []use                // features used, for Inactive
 	files map[string]*hcl.File // parsed files, for Describe
 }
 
@@ -141,15 +141,31 @@ type Log struct {
 	File     string // "" = only supd's own stream
 	MaxSize  int64  // bytes; default 100MiB
 	MaxFiles int    // default 5
+	// Timestamps starts each line of the file with the time supd read it
+	// (RFC 3339); default true.
+	Timestamps bool
+	// SupdStream: the lines also go to supd's own stream (default true).
+	// false keeps a chatty process's lines in its file only.
+	SupdStream bool
 }
 
 // Hook is a `hook "event" { }` block. Command is kept as an expression:
 // it is evaluated when the hook fires, with `process` (and `instance`,
 // `name`, `state`, `exit_code`) in scope.
 type Hook struct {
-	Event   string // crash | fatal | ready | unready
-	Command hcl.Expression
-	Range   hcl.Range
+	Event     string         // crash | fatal | ready | unready
+	Command   hcl.Expression // nil when the hook has only a url
+	URL       string         // "" when none: POST the event as JSON
+	Processes []string       // nil: every process
+	Timeout   time.Duration  // default 10s
+	Range     hcl.Range
+
+	processesRange hcl.Range
+}
+
+// Applies reports whether the hook fires for process.
+func (h *Hook) Applies(process string) bool {
+	return h.Processes == nil || slices.Contains(h.Processes, process)
 }
 
 // Process returns the process with that name, or nil.

@@ -17,6 +17,8 @@
 //	--partial TEXT        write TEXT to stdout without a newline, exit 3
 //	--flood BYTES         write BYTES/100 numbered lines of 100 bytes each
 //	                      ("000000001 xxx…\n") to stdout, exit 0
+//	--flood-report FILE   with --flood: write to FILE how long the writes
+//	                      took, in nanoseconds (the child's own write time)
 //	--spawn-sleeper       start `sleep 1000` as a child (a grandchild of the
 //	                      supervisor) in the same process group; prints
 //	                      "sleeper PID"
@@ -108,6 +110,7 @@ type options struct {
 	spawnSleeper    bool
 	orphans         int
 	flood           int64
+	floodReport     string
 	lines           int
 	partial         string
 	partialSet      bool
@@ -158,6 +161,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.BoolVar(&o.spawnSleeper, "spawn-sleeper", false, "start \"sleep 1000\" in the same process group")
 	fs.IntVar(&o.orphans, "orphans", 0, "double-fork `N` orphans that exit at once")
 	fs.Int64Var(&o.flood, "flood", 0, "write `BYTES` of 100-byte lines to stdout, exit 0")
+	fs.StringVar(&o.floodReport, "flood-report", "", "write the flood's write time in ns to `FILE`")
 	fs.IntVar(&o.lines, "lines", 0, "print `N` numbered lines")
 	fs.StringVar(&o.partial, "partial", "", "write `TEXT` without a newline, exit 3")
 	if err := fs.Parse(args); err != nil {
@@ -182,8 +186,14 @@ func run(o *options) int {
 		return 3
 	}
 	if o.flood > 0 {
+		t0 := time.Now()
 		if err := flood(os.Stdout, o.flood); err != nil {
 			return fail(err)
+		}
+		if o.floodReport != "" {
+			if err := os.WriteFile(o.floodReport, []byte(strconv.FormatInt(int64(time.Since(t0)), 10)), 0o644); err != nil {
+				return fail(err)
+			}
 		}
 		return 0
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/sup-sh/sup/supervisor/api"
 	"github.com/sup-sh/sup/supervisor/config"
 	"github.com/sup-sh/sup/supervisor/control"
+	"github.com/sup-sh/sup/supervisor/hooks"
 	"github.com/sup-sh/sup/supervisor/output"
 	"github.com/sup-sh/sup/supervisor/reaper"
 	"github.com/sup-sh/sup/supervisor/sockets"
@@ -99,9 +100,6 @@ func Main(args []string, stdout, stderr *os.File) int {
 	out := output.NewWriter(stderr)
 	defer out.Flush()
 	log := newLogger(o, out, stderr)
-	for _, w := range cfg.Inactive() {
-		log.Warn().Msg(w)
-	}
 	return run(cfg, load, log, out)
 }
 
@@ -144,8 +142,16 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 	// The HTTP endpoint reads sup, and sup reports ready times to it: it is
 	// built from sup below, before sup.Run makes the first report.
 	var ep *endpoint
+	var hookRunner *hooks.Runner // set before sup.Run, which calls load
+	loadWithHooks := func() (*config.Config, error) {
+		cfg, err := load()
+		if err == nil {
+			hookRunner.SetHooks(cfg.Hooks)
+		}
+		return cfg, err
+	}
 	sup := supervisor.New(cfg, supervisor.Options{
-		Log: log, Output: out, Reload: load,
+		Log: log, Output: out, Reload: loadWithHooks,
 		Notify:    func(s supervisor.Summary) { notifier.summary(s); release.summary(s) },
 		Reloading: func(begin bool) { notifier.reload(begin); release.reloaded(begin) },
 		OnReady:   func(process string, instance int, d time.Duration) { ep.observeReady(process, instance, d) },
@@ -176,11 +182,15 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 	go notifier.watchdog(ctx, sup)
 	go release.run(ctx)
 	go held.Run(ctx, time.Second, func(err error) { log.Warn().Err(err).Msg("sockets of an earlier config") })
+	hookRunner = startHooks(ctx, cfg, sup, log)
 	go handleSignals(ctx, signals, sup, shutdown, log)
 
 	log.Info().Str("socket", cfg.Supervisor.Socket).Int("processes", len(cfg.Processes)).Int("pid", os.Getpid()).Msg("supd started")
 	code := sup.Run(runCtx)
 	stop()
+	if err := output.CloseFiles(); err != nil {
+		log.Warn().Err(err).Msg("closing log files")
+	}
 	ep.wait()
 	return code
 }

@@ -93,7 +93,7 @@ func (s *Supervisor) newInstance(spec *config.Spec) *instance {
 	return &instance{
 		spec:    spec,
 		log:     log,
-		sink:    output.NewSink(lines, output.NewRing(spec.Name, 64<<10), s.lines),
+		sink:    s.newSink(spec, lines),
 		tracker: restart.NewTracker(spec.Restart),
 	}
 }

@@ -3,6 +3,8 @@ package supervisor
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
 	"slices"
 	"sync"
 	"time"
@@ -57,6 +59,8 @@ type procLauncher struct {
 	reaper *reaper.Reaper
 	pumps  *sync.WaitGroup // output pumps still reading a child's pipe
 	procs  procCache
+	// passSockets gives a spawn the sockets supd holds for it (Supervisor.passSockets).
+	passSockets func(cmd *exec.Cmd, spec *config.Spec, readiness map[int]*os.File) error
 }
 
 // procCache shares one scan of /proc between the signals sent close

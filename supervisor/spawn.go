@@ -65,6 +65,9 @@ func (l *procLauncher) launch(spec *config.Spec, sink *output.Sink, rd *probe.Re
 	}
 	cmd.Env = env
 	cmd.ExtraFiles = extraFiles(rd.Files())
+	if err := l.passSockets(cmd, spec, rd.Files()); err != nil {
+		return 0, err
+	}
 
 	outR, outW, err := os.Pipe()
 	if err != nil {

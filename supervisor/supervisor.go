@@ -52,6 +52,12 @@ type Options struct {
 	// (tests). Nil: the real ones.
 	Clock    Clock
 	Launcher Launcher
+	// Sockets holds the listening sockets of the config's socket blocks,
+	// bound before New (sockets.Set); Supd is the path of the supd
+	// executable that sets LISTEN_PID ("/proc/self/exe"). Both are needed
+	// to start a process with sockets.
+	Sockets SocketFiles
+	Supd    string
 }
 
 // Supervisor supervises the processes of one config. Create it with New,
@@ -67,6 +73,9 @@ type Supervisor struct {
 	reloadMu sync.Mutex // config reloads are applied one at a time
 	onEvent  func(Event)
 	events   fanout.Hub[api.Event] // every state change; never blocks the loop
+	env      []string              // supd's environment, minus what children must not inherit
+	sockets  SocketFiles
+	supd     string
 
 	inbox chan func()     // closures run by the loop
 	life  context.Context // done when Run returns; work outliving a request uses it
@@ -97,6 +106,9 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 		onEvent:   opts.OnEvent,
 		clock:     cmp.Or[Clock](opts.Clock, realClock{}),
 		launcher:  opts.Launcher,
+		env:       childEnv(os.Environ()),
+		sockets:   opts.Sockets,
+		supd:      opts.Supd,
 		inbox:     make(chan func(), 64),
 		inspector: probe.NewInspector(),
 	}
@@ -116,7 +128,7 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 				s.post(s.orphanExited)
 			}
 		})
-		s.launcher = &procLauncher{env: childEnv(os.Environ()), reaper: s.reaper, pumps: &s.pumps}
+		s.launcher = &procLauncher{env: s.env, reaper: s.reaper, pumps: &s.pumps, passSockets: s.passSockets}
 	}
 	var insts []*instance
 	for _, p := range cfg.Processes {

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sup-sh/sup/supervisor/api"
 )
@@ -89,22 +90,24 @@ func (c *Client) Why(ctx context.Context, name string) (api.Why, error) {
 	return why, err
 }
 
-// Logs calls fn with the last n lines of name and, when follow is set,
-// with every new line until ctx is done. It returns fn's first error,
+// Logs calls fn with the last n lines of name (n < 0: all) at or after
+// since (zero: any) and, when follow is set, with every new line (or a
+// marker for missed ones) until ctx is done. It returns fn's first error,
 // ctx.Err() when ctx ends it, nil at the end of the lines when not
-// following, and an *UnreachableError when supd ends a followed stream
-// (it went away).
-func (c *Client) Logs(ctx context.Context, name string, n int, follow bool, fn func(api.LogLine) error) error {
+// following, and an *UnreachableError when supd ends a followed stream.
+func (c *Client) Logs(ctx context.Context, name string, n int, since time.Time, follow bool, fn func(api.LogLine) error) error {
 	q := url.Values{"name": {name}, "n": {strconv.Itoa(n)}}
+	if !since.IsZero() {
+		q.Set("since", since.Format(time.RFC3339Nano))
+	}
 	if follow {
 		q.Set("follow", "1")
 	}
 	return stream(ctx, c, "/logs", q, follow, fn)
 }
 
-// Events calls fn with every state change from now on, until ctx is done.
-// supd ending the stream (it stopped) is an *UnreachableError, as for any
-// lost connection. Other errors as for Logs.
+// Events calls fn with every state change from now on, until ctx is done
+// or supd ends the stream (it is shutting down). Errors as for Logs.
 func (c *Client) Events(ctx context.Context, fn func(api.Event) error) error {
 	return stream(ctx, c, "/events", nil, true, fn)
 }

@@ -21,8 +21,13 @@ var envFunc = function.New(&function.Spec{
 	},
 })
 
-// evalContext is what expressions in a file see: env() and vars.
-func evalContext(vars map[string]cty.Value) *hcl.EvalContext {
+// evalContext is what expressions in a file see: env() and vars. What
+// they evaluate is charged to b.
+func evalContext(vars map[string]cty.Value, b *budget) *hcl.EvalContext {
+	if vars == nil {
+		vars = map[string]cty.Value{}
+	}
+	vars[budgetVar] = b.val()
 	return &hcl.EvalContext{
 		Variables: vars,
 		Functions: map[string]function.Function{"env": envFunc},

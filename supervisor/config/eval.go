@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -156,6 +157,10 @@ func argv(e evaluator, b body, name string, dst *[]string, required bool) {
 	for i, arg := range args {
 		if arg == "" {
 			e.errorf(elemRange(a, i), summary, "element %d of %s is empty: remove it or give it a value", i, name)
+			return
+		}
+		if strings.ContainsRune(arg, 0) {
+			e.errorf(elemRange(a, i), summary, "element %d of %s contains a NUL byte, which no program argument can hold: remove it", i, name)
 			return
 		}
 	}

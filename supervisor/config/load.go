@@ -86,6 +86,9 @@ type loader struct {
 	defined definitions // top-level names and the supervisor block
 	procs   []*procNode
 	budget  *budget // what evaluation may still cost
+	// unknownRefs counts depends_on and sockets names that are not
+	// defined, to bound the suggestions computed.
+	unknownRefs int
 	cfg     *Config
 }
 
@@ -284,5 +287,9 @@ func (l *loader) result() (*Config, error) {
 	}
 	slices.SortStableFunc(l.cfg.uses, func(a, b use) int { return l.compare(&a.rng, &b.rng) })
 	l.cfg.files = files
+	l.cfg.byName = make(map[string]*Process, len(l.cfg.Processes))
+	for _, p := range l.cfg.Processes {
+		l.cfg.byName[p.Name] = p
+	}
 	return l.cfg, nil
 }

@@ -179,7 +179,10 @@ func envList(env map[string]string) ([]string, error) {
 	keys := make([]string, 0, len(env))
 	for k := range env {
 		if k == "" || strings.ContainsAny(k, "=\x00") {
-			return nil, fmt.Errorf("variable name %q is not valid: it must be non-empty and contain no '='", k)
+			return nil, fmt.Errorf("variable name %q is not valid: it must be non-empty and contain no '=' or NUL byte", k)
+		}
+		if strings.ContainsRune(env[k], 0) {
+			return nil, fmt.Errorf("the value of %s contains a NUL byte, which no environment variable can hold: remove it", k)
 		}
 		keys = append(keys, k)
 	}

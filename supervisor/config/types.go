@@ -28,8 +28,9 @@ type Config struct {
 	// Warnings.Write; nil when there are none.
 	Warnings *Error
 
-	uses  []use                // features used, for Inactive
-	files map[string]*hcl.File // parsed files, for Describe
+	uses   []use                // features used, for Inactive
+	files  map[string]*hcl.File // parsed files, for Describe
+	byName map[string]*Process  // index of Processes, made by Load
 }
 
 // Supervisor is the `supervisor { }` block.
@@ -141,6 +142,9 @@ type Hook struct {
 
 // Process returns the process with that name, or nil.
 func (c *Config) Process(name string) *Process {
+	if c.byName != nil {
+		return c.byName[name]
+	}
 	for _, p := range c.Processes {
 		if p.Name == name {
 			return p

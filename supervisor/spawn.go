@@ -44,7 +44,11 @@ func childEnv(environ []string) []string {
 // own process group, fds 0-2 plus what rd passes, and nothing else.
 func (s *Supervisor) launch(i *instance, rd *probe.Readiness, onExit func(reaper.Exit)) (int, error) {
 	spec := i.spec
-	env := append(slices.Clone(s.env), spec.Env...)
+	environ, err := spec.Environ() // env files are read at each spawn
+	if err != nil {
+		return 0, err
+	}
+	env := append(slices.Clone(s.env), environ...)
 	env = append(env, "SUPD_PROCESS="+spec.Process, "SUPD_INSTANCE="+strconv.Itoa(spec.Instance))
 	env = append(env, rd.Env()...)
 	path, err := resolveCommand(spec.Command[0], spec.Dir, env)

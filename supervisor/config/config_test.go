@@ -576,7 +576,7 @@ func TestWarnings(t *testing.T) {
 	}
 }
 
-func TestInactiveAndDescribe(t *testing.T) {
+func TestDescribe(t *testing.T) {
 	cfg, dir := loadOK(t, map[string]string{"sup.hcl": `socket "web" { listen = "tcp://127.0.0.1:3000" }
 process "db" {
   command = ["db"]
@@ -588,20 +588,12 @@ process "api" {
   depends_on = ["db"]
   sockets    = ["web"]
   env        = { SECRET = "hunter2" }
+  env_file   = [".env"]
   log { file = "/var/log/api.log" }
 }
 hook "crash" { command = ["alert", "${name}"] }
-`})
+`, ".env": "TOKEN=s3cret\n"})
 	path := filepath.Join(dir, "sup.hcl")
-	wantInactive := []string{
-		path + ":1:1: not active yet: socket blocks (sockets held by supd and passed as LISTEN_FDS)",
-		path + ":10:3: not active yet: the sockets attribute (LISTEN_FDS socket passing)",
-		path + ":12:3: not active yet: log blocks (log files with rotation)",
-		path + ":14:1: not active yet: hook blocks (crash hooks)",
-	}
-	if got := cfg.Inactive(); !reflect.DeepEqual(got, wantInactive) {
-		t.Errorf("Inactive() =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(wantInactive, "\n"))
-	}
 	var b strings.Builder
 	if err := cfg.Describe(&b); err != nil {
 		t.Fatal(err)
@@ -610,11 +602,11 @@ hook "crash" { command = ["alert", "${name}"] }
 	for _, want := range []string{
 		"\nsocket web  tcp 127.0.0.1:3000\n",
 		"\nprocess api (" + path + ":6:1) instances=2\n",
-		"\n  db\n    command     [\"db\"] type=oneshot\n    dir         " + dir + " user=- env=[]\n",
+		"\n  db\n    command     [\"db\"] type=oneshot\n    dir         " + dir + " user=- env=[] env_file=[]\n",
 		"\n    ready       [exited-0] timeout=1m0s\n",
 		"\n  api:1\n" +
 			"    command     [\"./api\" \"--port\" \"3001\"] type=service\n" +
-			"    dir         " + dir + " user=- env=[SECRET]\n" +
+			"    dir         " + dir + " user=- env=[SECRET] env_file=[" + filepath.Join(dir, ".env") + "]\n" +
 			"    depends_on  [db] sockets=[web] critical=false\n" +
 			"    ready       [spawned] timeout=1m0s\n" +
 			"    health      [] interval=10s failures=3\n" +
@@ -623,14 +615,13 @@ hook "crash" { command = ["alert", "${name}"] }
 			"    log         file=/var/log/api.log max_size=100MiB max_files=5\n",
 		"\nhook crash  command=[\"alert\", \"${name}\"]\n",
 		"\nstart order: db, api\n",
-		"\nnot active yet (validated, ignored by this version):\n  " + wantInactive[0] + "\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("Describe() lacks %q:\n%s", want, out)
 		}
 	}
-	if strings.Contains(out, "hunter2") {
-		t.Error("Describe() prints env values")
+	if strings.Contains(out, "hunter2") || strings.Contains(out, "s3cret") || strings.Contains(out, "not active") {
+		t.Error("Describe() prints env values, or a feature as not active")
 	}
 }
 
@@ -689,9 +680,6 @@ func TestContractExample(t *testing.T) {
 	}
 	if got := api.Instances[0].Env; !reflect.DeepEqual(got, []string{"DB_URL=postgres://db", "NODE_ENV=production"}) {
 		t.Errorf("env = %q", got)
-	}
-	if got := len(cfg.Inactive()); got != 4 {
-		t.Errorf("Inactive() has %d lines, want 4 (socket, sockets, log, hook)", got)
 	}
 	if cfg.Warnings != nil {
 		t.Errorf("warnings: %v", cfg.Warnings)
@@ -752,6 +740,5 @@ func FuzzLoad(f *testing.F) {
 		if err := cfg.Describe(io.Discard); err != nil {
 			t.Fatal(err)
 		}
-		cfg.Inactive()
 	})
 }

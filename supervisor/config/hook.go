@@ -19,7 +19,6 @@ var hookEvents = []string{"crash", "fatal", "ready", "unready"}
 var hookVariables = []string{"process", "instance", "name", "state", "exit_code"}
 
 func (l *loader) hook(b *hcl.Block) {
-	l.note(featureHook, b.DefRange)
 	event, err := oneOf(hookEvents...)(b.Labels[0])
 	if err != nil {
 		l.errorAt(b.LabelRanges[0], "Invalid hook event", err.Error())

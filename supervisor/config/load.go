@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -242,7 +241,6 @@ func (l *loader) socket(b *hcl.Block) {
 	var ep endpoint
 	field(l.static(), l.content(b, socketSchema, "socket"), "listen", &ep, parseListen)
 	if keep {
-		l.note(featureSocket, b.DefRange)
 		l.cfg.Sockets = append(l.cfg.Sockets, &Socket{Name: name, Network: ep.network, Address: ep.address, Range: b.DefRange})
 	}
 }
@@ -285,7 +283,6 @@ func (l *loader) result() (*Config, error) {
 	if l.cfg.Supervisor.Socket == "" {
 		l.cfg.Supervisor.Socket = api.DefaultSocketPath()
 	}
-	slices.SortStableFunc(l.cfg.uses, func(a, b use) int { return l.compare(&a.rng, &b.rng) })
 	l.cfg.files = files
 	l.cfg.byName = make(map[string]*Process, len(l.cfg.Processes))
 	for _, p := range l.cfg.Processes {

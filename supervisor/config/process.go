@@ -20,7 +20,7 @@ const maxInstances = 10000
 // processSchema is the body of a process block.
 var processSchema = &hcl.BodySchema{
 	Attributes: append([]hcl.AttributeSchema{{Name: "command", Required: true}},
-		attrSchema("dir", "env", "user", "instances", "type", "depends_on", "sockets", "critical").Attributes...),
+		attrSchema("dir", "env", "env_file", "user", "instances", "type", "depends_on", "sockets", "critical").Attributes...),
 	Blocks: []hcl.BlockHeaderSchema{{Type: "restart"}, {Type: "ready"}, {Type: "health"}, {Type: "stop"}, {Type: "log"}},
 }
 
@@ -57,7 +57,6 @@ func (l *loader) process(src *source, b *hcl.Block) {
 	l.instances(src, bodies, node.proc, n)
 	l.checkType(node.proc, bodies)
 	if keep {
-		l.noteFeatures(bodies)
 		l.cfg.Processes = append(l.cfg.Processes, node.proc)
 		l.procs = append(l.procs, node)
 	}
@@ -138,6 +137,7 @@ func (l *loader) spec(src *source, bodies processBodies, p *Process, i, n int) *
 	argv(e, b, "command", &s.Command, true)
 	field(e, b, "dir", &s.Dir, within(src.dir))
 	field(e, b, "env", &s.Env, envList)
+	decodeEnvFiles(e, b, src.dir, &s.EnvFiles)
 	e.decode(b, "user", &s.User)
 	decodeRestart(e, bodies.blocks["restart"], &s.Restart)
 	decodeReady(e, bodies.blocks["ready"], s.Dir, len(s.Sockets), &s.Ready)

@@ -28,7 +28,6 @@ type Config struct {
 	// Warnings.Write; nil when there are none.
 	Warnings *Error
 
-	uses   []use                // features used, for Inactive
 	files  map[string]*hcl.File // parsed files, for Describe
 	byName map[string]*Process  // index of Processes, made by Load
 }
@@ -85,8 +84,11 @@ type Spec struct {
 
 	Command []string
 	Dir     string
-	Env     []string // "K=V", sorted by key; only what the file sets
-	User    string   // "" = supd's own user
+	Env     []string // "K=V", sorted by key; only what the file sets (see Environ)
+	// EnvFiles are the env_file paths, absolute, in order: read at each
+	// spawn by Environ.
+	EnvFiles []string
+	User     string // "" = supd's own user
 
 	Type      Type
 	DependsOn []string // process names

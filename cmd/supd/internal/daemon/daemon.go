@@ -97,9 +97,6 @@ func Main(args []string, stdout, stderr *os.File) int {
 	out := output.NewWriter(stderr)
 	defer out.Flush()
 	log := newLogger(o, out, stderr)
-	for _, w := range cfg.Inactive() {
-		log.Warn().Msg(w)
-	}
 	return run(cfg, load, log, out)
 }
 

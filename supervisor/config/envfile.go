@@ -12,7 +12,7 @@ import (
 
 // env_file = [".env", ...] names files of KEY=VALUE lines in dotenv syntax
 // (comments, `export`, single and double quotes, escapes in double quotes,
-// ${VAR} expanded from earlier lines and from supd's environment). The
+// ${VAR} expanded from earlier lines of the same file). The
 // syntax is godotenv's: the de-facto reference of the format (Docker
 // Compose, Foreman and most language ports accept the same), so a file
 // written for any of them reads the same here.

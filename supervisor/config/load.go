@@ -73,6 +73,7 @@ func Load(paths ...string) (*Config, error) {
 			l.decodeFile(src)
 		}
 		l.link()
+		l.warnEmpty()
 	}
 	return l.result()
 }
@@ -88,7 +89,8 @@ type loader struct {
 	// unknownRefs counts depends_on and sockets names that are not
 	// defined, to bound the suggestions computed.
 	unknownRefs int
-	cfg     *Config
+	host        hostChecks // for the warnings about this machine
+	cfg         *Config
 }
 
 // source is one parsed file.

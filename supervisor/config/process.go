@@ -51,11 +51,18 @@ func (l *loader) process(src *source, b *hcl.Block) {
 	name := b.Labels[0]
 	keep := l.label("process", b) &&
 		l.define(l.defined, b.LabelRanges[0], "Duplicate process name", fmt.Sprintf("process %q", name), "rename one of them")
+	mark := len(l.diags)
 	bodies := l.processBodies(b)
 	node := &procNode{proc: &Process{Name: name, Type: Service, Range: b.DefRange}}
 	n := l.invariants(bodies.process, node)
 	l.instances(src, bodies, node.proc, n)
 	l.checkType(node.proc, bodies)
+	if !l.diags[mark:].HasErrors() {
+		for _, s := range node.proc.Instances {
+			l.warnHost(bodies.process, s)
+		}
+		l.warnPortWithoutReady(bodies.process, node.proc)
+	}
 	if keep {
 		l.cfg.Processes = append(l.cfg.Processes, node.proc)
 		l.procs = append(l.procs, node)

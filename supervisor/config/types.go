@@ -142,6 +142,10 @@ type Hook struct {
 	Range   hcl.Range
 }
 
+// Empty reports whether the config defines no process: supd would run
+// nothing, so a reload to it is refused unless asked for (--allow-empty).
+func (c *Config) Empty() bool { return len(c.Processes) == 0 }
+
 // Process returns the process with that name, or nil.
 func (c *Config) Process(name string) *Process {
 	if c.byName != nil {

@@ -160,7 +160,7 @@ func checkEnvCall(e *hclsyntax.FunctionCallExpr) hcl.Diagnostics {
 	if _, set := os.LookupEnv(name); set {
 		return nil
 	}
-	return hcl.Diagnostics{diagAt(hcl.DiagWarning, e.Range(), "Unset environment variable", fmt.Sprintf(
+	return hcl.Diagnostics{diagAt(hcl.DiagWarning, e.Range(), WarnUnsetEnv, fmt.Sprintf(
 		"supd's environment has no %s, so env(%q) is \"\": set it before starting supd, or write \"\" if empty is meant", name, name))}
 }
 

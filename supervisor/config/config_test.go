@@ -592,7 +592,6 @@ func rangeOf(src []byte, sub string, line int) (r hcl.Range) {
 	return r
 }
 
-
 func TestDescribe(t *testing.T) {
 	cfg, dir := loadOK(t, map[string]string{"sup.hcl": `socket "web" { listen = "tcp://127.0.0.1:3000" }
 process "db" {

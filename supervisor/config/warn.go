@@ -16,13 +16,15 @@ import (
 // The warnings below are about the machine the config is loaded on, not
 // about the file: a command, directory or user that does not exist here
 // will fail at the first spawn. They do not fail Load (the file may be
-// checked on a build machine for another), but `supd --check` prints them.
+// checked on a build machine for another), but `supd --check` prints them,
+// as it does env("NAME") of a variable supd's environment lacks.
 // Their summaries are fixed, for filtering:
 const (
 	WarnCommandNotFound = "Command not found"
 	WarnNotExecutable   = "Command not executable"
 	WarnDirNotFound     = "Directory not found"
 	WarnUserNotFound    = "User not found"
+	WarnUnsetEnv        = "Unset environment variable"
 )
 
 // hostChecks caches what the warnings look up, so that 100,000 processes

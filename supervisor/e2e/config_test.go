@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sup-sh/sup/supervisor/api"
 )
 
 // hostileConfig is a config no supd may crash, hang or swell on. setup
@@ -237,4 +239,39 @@ func vmHWM(t *testing.T, pid int) int64 {
 	}
 	t.Fatal("no VmHWM")
 	return 0
+}
+
+// TestEnvFileReadAtEachSpawn: env_file is read at each spawn, so an edit
+// counts at the next restart without a reload; env wins over it; a file
+// gone makes the spawn fail with its name.
+func TestEnvFileReadAtEachSpawn(t *testing.T) {
+	envFile := filepath.Join(t.TempDir(), "app.env")
+	write("# the app's settings\nexport V=1\nW='from-file'\n")(t, envFile)
+	s := startSupd(t, fmt.Sprintf(`process "app" {
+  command  = ["sh", "-c", "echo \"V=$V W=$W\"; exec sleep 1000"]
+  env_file = [%q]
+  env      = { W = "from-env" }
+}`, envFile))
+	s.waitReady("app")
+	logs := func(want string) {
+		t.Helper()
+		eventually(t, 10*time.Second, "the line "+want+" in the logs", func() bool {
+			out, _ := s.ctl("logs", "app")
+			return strings.Contains(out, want)
+		})
+	}
+	logs("V=1 W=from-env")
+	write("V=2\n")(t, envFile)
+	if out, code := s.ctl("restart", "app"); code != 0 {
+		t.Fatalf("supctl restart: exit %d: %s", code, out)
+	}
+	logs("V=2 W=from-env")
+	if err := os.Remove(envFile); err != nil {
+		t.Fatal(err)
+	}
+	s.ctl("restart", "--no-wait", "app")
+	st := s.waitFor("app", 10*time.Second, "a failed spawn", func(st api.Status) bool { return st.Pid == 0 && st.Reason != "" && st.State != "stopping" })
+	if !strings.Contains(st.Reason, "env file "+envFile) || !strings.Contains(st.Reason, "no such file") {
+		t.Errorf("reason %q does not name the env file and the cause", st.Reason)
+	}
 }

@@ -444,6 +444,7 @@ process "b" {
 	{name: "unknown function", files: proc(`ready { tcp = upper("x") }`), pos: "sup.hcl:3:17", msg: "Call to unknown function"},
 	{name: "missing file", load: "nope.hcl", pos: "nope.hcl", msg: "Cannot read config: stat nope.hcl: no such file or directory"},
 	{name: "path through a file", files: one(`process "a" { command = ["x"] }`), load: "sup.hcl/x.hcl", pos: "sup.hcl/x.hcl", msg: "Cannot read config: stat sup.hcl/x.hcl: not a directory"},
+	{name: "binary", files: one("process \"a\" {}\n" + strings.Repeat("\x00\x01%$\xff", 200)), pos: "sup.hcl:2:1", msg: "Not a process file: 800 characters that HCL does not allow"},
 	{name: "NUL in command", files: one("process \"a\" { command = [\"x\", \"a\\u0000b\"] }"), pos: "sup.hcl:1:31", msg: "element 1 of command contains a NUL byte"},
 	{name: "NUL in env", files: proc(`env = { A = "x\u0000" }`), pos: "sup.hcl:3:9", msg: "the value of A contains a NUL byte"},
 	{name: "NUL in dir", files: proc(`dir = "a\u0000"`), pos: "sup.hcl:3:9", msg: "the path contains a NUL byte"},

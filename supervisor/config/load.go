@@ -164,7 +164,7 @@ func (l *loader) parseFile(path string) *hcl.File {
 		l.errorFile(path, "Cannot read config", err.Error())
 		return nil
 	}
-	if d := checkNesting(src, path); d != nil {
+	if d := checkTokens(src, path); d != nil {
 		l.parser.Files()[path] = &hcl.File{Bytes: src} // for the snippet
 		l.diags = append(l.diags, d)
 		return nil

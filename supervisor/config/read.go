@@ -82,15 +82,27 @@ func checkRegular(info fs.FileInfo) error {
 	return fmt.Errorf("it is not a regular file (%s): give a process file or a directory of them", mode.Type())
 }
 
-// checkNesting reports the first place where src nests deeper than
-// maxNesting, counted on hcl's own tokens (so strings, comments and
-// heredocs are what the parser will see). The lexer does not recurse; the
-// parser would, once per level.
-func checkNesting(src []byte, filename string) *hcl.Diagnostic {
+// maxInvalid is how many characters HCL does not allow a file may have
+// before it is taken for something else than a process file (a binary, a
+// log): parsing it would make a diagnostic every few bytes, hundreds of
+// megabytes of them for a large file.
+const maxInvalid = 100
+
+// checkTokens reports what makes src unfit to parse, on hcl's own tokens
+// (so strings, comments and heredocs are what the parser will see): the
+// first place where it nests deeper than maxNesting (the lexer does not
+// recurse; the parser would, once per level), or more than maxInvalid
+// invalid characters.
+func checkTokens(src []byte, filename string) *hcl.Diagnostic {
 	tokens, _ := hclsyntax.LexConfig(src, filename, hcl.InitialPos) // its errors are the parser's to report
-	depth := 0
+	depth, invalid := 0, 0
+	var first hcl.Range
 	for _, t := range tokens {
 		switch t.Type {
+		case hclsyntax.TokenInvalid, hclsyntax.TokenBadUTF8:
+			if invalid++; invalid == 1 {
+				first = t.Range
+			}
 		case hclsyntax.TokenOBrace, hclsyntax.TokenOBrack, hclsyntax.TokenOParen,
 			hclsyntax.TokenOQuote, hclsyntax.TokenOHeredoc, hclsyntax.TokenTemplateInterp, hclsyntax.TokenTemplateControl:
 			depth++
@@ -102,6 +114,10 @@ func checkNesting(src []byte, filename string) *hcl.Diagnostic {
 			hclsyntax.TokenCQuote, hclsyntax.TokenCHeredoc, hclsyntax.TokenTemplateSeqEnd:
 			depth = max(depth-1, 0)
 		}
+	}
+	if invalid > maxInvalid {
+		return diagAt(hcl.DiagError, first, "Not a process file", fmt.Sprintf(
+			"%d characters that HCL does not allow, the first here: this is not a process file (a binary, a log?); give a process file or a directory of them", invalid))
 	}
 	return nil
 }

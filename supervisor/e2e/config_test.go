@@ -41,7 +41,7 @@ var hostileConfigs = []hostileConfig{
 	{"template bomb", write(templateBomb()), ":3:", "Expression too large"},
 	// 64 KiB: the binaries are built with -race, ten times slower; the
 	// package test has the 1 MiB of the issue (TestDiagnosticsBounded).
-	{"garbage", write(garbage(64 << 10)), ":1:", ""},
+	{"garbage", write(garbage(64 << 10)), ":1:", "Not a process file"},
 	{"nul in command", write("process \"a\" { command = [\"sleep\", \"10\\u000000\"] }\n"), ":1:35:", "Invalid command: element 1 of command contains a NUL byte"},
 }
 

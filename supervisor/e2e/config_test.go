@@ -41,7 +41,8 @@ var hostileConfigs = []hostileConfig{
 	{"template bomb", write(templateBomb()), ":3:", "Expression too large"},
 	// 64 KiB: the binaries are built with -race, ten times slower; the
 	// package test has the 1 MiB of the issue (TestDiagnosticsBounded).
-	{"garbage", write(garbage(64 << 10)), ":1:", "Not a process file"},
+	{"garbage", write(garbage(64 << 10)), ":1:", ""},
+	{"binary", write(strings.Repeat("\x00\x01%$\xff", 1000)), ":1:1:", "Not a process file"},
 	{"nul in command", write("process \"a\" { command = [\"sleep\", \"10\\u000000\"] }\n"), ":1:35:", "Invalid command: element 1 of command contains a NUL byte"},
 }
 
@@ -71,12 +72,12 @@ func templateBomb() string {
 		strings.Repeat("x", 100) + "%{endfor}%{endfor}\nEOT\n  ]\n}\n"
 }
 
-// garbage is n bytes of HCL-ish noise on lines of 60 bytes: an error
-// every few bytes.
+// garbage is n bytes of HCL tokens in no sensible order: an error on
+// every line.
 func garbage(n int) string {
 	var b strings.Builder
 	for i := 0; b.Len() < n; i++ {
-		b.WriteString([]string{"a", "=", " ", "$", "%", "\"", "\t", "b c", "==", "\n"}[i*7%10])
+		b.WriteString([]string{"a", "=", " ", "\"", "\t", "b c", "#\n", "==", "\n", "1"}[i*7%10])
 	}
 	return b.String()
 }

@@ -109,7 +109,7 @@ func writeSnippet(b *strings.Builder, src []byte, rng hcl.Range) {
 			from = min(start-lineStart, len(text))
 		}
 		to := max(min(end-lineStart, len(text)), from)
-		text, from, to = window(text, from, to)
+		text, from, to = window(printable(text), from, to)
 		fmt.Fprintf(b, "%5d | %s\n", rng.Start.Line+n, text)
 		fmt.Fprintf(b, "%5s | %s%s\n", "", blank(text[:from]), strings.Repeat("^", max(utf8.RuneCountInString(text[from:to]), 1)))
 		if end <= lineEnd+1 || lineEnd == len(src) {
@@ -143,6 +143,18 @@ func window(text string, from, to int) (string, int, int) {
 		out += "…"
 	}
 	return out, from, max(to, from)
+}
+
+// printable replaces control characters but tabs by '?', byte for byte,
+// so that a snippet of a binary file does not drive the terminal.
+func printable(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c < 0x20 && c != '\t' || c == 0x7f {
+			b[i] = '?'
+		}
+	}
+	return string(b)
 }
 
 // blank replaces every character of s by a space, keeping tabs.

@@ -46,8 +46,10 @@ func attrSchema(names ...string) *hcl.BodySchema {
 // Load reads process files into a validated Config. Each path is an HCL
 // file, or a directory whose *.hcl files are read in name order; all files
 // form one configuration. With no path it reads DefaultPath. Relative paths
-// in a file (dir, ready.unix, log.file, supervisor.socket) are relative to
-// the directory of that file.
+// in a file (dir, env_file, ready.unix, log.file, supervisor.socket) are
+// relative to the directory of that file. Reading is bounded (see
+// MaxFileSize, readFile, checkTokens and budget): whatever the files hold,
+// Load returns in bounded time and memory.
 //
 // On any error Load returns a nil Config and an *Error holding every
 // diagnostic found, not only the first. Warnings alone do not fail it: they
@@ -286,9 +288,5 @@ func (l *loader) result() (*Config, error) {
 		l.cfg.Supervisor.Socket = api.DefaultSocketPath()
 	}
 	l.cfg.files = files
-	l.cfg.byName = make(map[string]*Process, len(l.cfg.Processes))
-	for _, p := range l.cfg.Processes {
-		l.cfg.byName[p.Name] = p
-	}
 	return l.cfg, nil
 }

@@ -28,8 +28,7 @@ type Config struct {
 	// Warnings.Write; nil when there are none.
 	Warnings *Error
 
-	files  map[string]*hcl.File // parsed files, for Describe
-	byName map[string]*Process  // index of Processes, made by Load
+	files map[string]*hcl.File // parsed files, for Describe
 }
 
 // Supervisor is the `supervisor { }` block.
@@ -148,9 +147,6 @@ func (c *Config) Empty() bool { return len(c.Processes) == 0 }
 
 // Process returns the process with that name, or nil.
 func (c *Config) Process(name string) *Process {
-	if c.byName != nil {
-		return c.byName[name]
-	}
 	for _, p := range c.Processes {
 		if p.Name == name {
 			return p

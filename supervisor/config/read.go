@@ -90,29 +90,74 @@ const maxInvalid = 100
 
 // checkTokens reports what makes src unfit to parse, on hcl's own tokens
 // (so strings, comments and heredocs are what the parser will see): the
-// first place where it nests deeper than maxNesting (the lexer does not
-// recurse; the parser would, once per level), or more than maxInvalid
-// invalid characters.
+// first place where expressions nest deeper than maxNesting, or more than
+// maxInvalid invalid characters.
+//
+// hcl's parser and evaluator recurse once per level of the syntax tree,
+// and the lexer does not. The depth counted is an upper bound of the
+// tree's: one per open bracket, parenthesis, brace, string or template
+// sequence, plus one per operator (unary, binary, conditional) and per
+// chained index (`x[0][1]`) in each of them, since `1+1+…+1` and `---…1`
+// nest as deeply as parentheses. A comma ends an operand; so does a
+// newline in a block or an object.
 func checkTokens(src []byte, filename string) *hcl.Diagnostic {
 	tokens, _ := hclsyntax.LexConfig(src, filename, hcl.InitialPos) // its errors are the parser's to report
-	depth, invalid := 0, 0
+	type frame struct {
+		brace bool // a block or an object: a newline ends an item
+		ops   int
+	}
+	frames := []frame{{brace: true}} // the file's body
+	depth, invalid := 0, 0           // depth: open frames and operators in them
 	var first hcl.Range
+	prev := hclsyntax.TokenNil
+	deeper := func(t hclsyntax.Token) *hcl.Diagnostic {
+		if depth++; depth > maxNesting {
+			return diagAt(hcl.DiagError, t.Range, "Nesting too deep", fmt.Sprintf(
+				"brackets, parentheses, braces, strings and operators nest more than %d levels deep here: no process file needs that many; simplify the expression", maxNesting))
+		}
+		return nil
+	}
 	for _, t := range tokens {
+		top := &frames[len(frames)-1]
 		switch t.Type {
 		case hclsyntax.TokenInvalid, hclsyntax.TokenBadUTF8:
 			if invalid++; invalid == 1 {
 				first = t.Range
 			}
-		case hclsyntax.TokenOBrace, hclsyntax.TokenOBrack, hclsyntax.TokenOParen,
+		case hclsyntax.TokenOBrack, hclsyntax.TokenOBrace, hclsyntax.TokenOParen,
 			hclsyntax.TokenOQuote, hclsyntax.TokenOHeredoc, hclsyntax.TokenTemplateInterp, hclsyntax.TokenTemplateControl:
-			depth++
-			if depth > maxNesting {
-				return diagAt(hcl.DiagError, t.Range, "Nesting too deep", fmt.Sprintf(
-					"brackets, parentheses, braces and strings nest more than %d levels deep here: no process file needs that many; simplify the expression", maxNesting))
+			if t.Type == hclsyntax.TokenOBrack && chains(prev) { // an index: x[0]
+				top.ops++
+				if d := deeper(t); d != nil {
+					return d
+				}
+			}
+			frames = append(frames, frame{brace: t.Type == hclsyntax.TokenOBrace})
+			if d := deeper(t); d != nil {
+				return d
 			}
 		case hclsyntax.TokenCBrace, hclsyntax.TokenCBrack, hclsyntax.TokenCParen,
 			hclsyntax.TokenCQuote, hclsyntax.TokenCHeredoc, hclsyntax.TokenTemplateSeqEnd:
-			depth = max(depth-1, 0)
+			if len(frames) > 1 {
+				depth -= 1 + top.ops
+				frames = frames[:len(frames)-1]
+			}
+		case hclsyntax.TokenPlus, hclsyntax.TokenMinus, hclsyntax.TokenStar, hclsyntax.TokenSlash, hclsyntax.TokenPercent,
+			hclsyntax.TokenAnd, hclsyntax.TokenOr, hclsyntax.TokenBang, hclsyntax.TokenEqualOp, hclsyntax.TokenNotEqual,
+			hclsyntax.TokenLessThan, hclsyntax.TokenLessThanEq, hclsyntax.TokenGreaterThan, hclsyntax.TokenGreaterThanEq,
+			hclsyntax.TokenQuestion, hclsyntax.TokenColon:
+			top.ops++
+			if d := deeper(t); d != nil {
+				return d
+			}
+		case hclsyntax.TokenComma, hclsyntax.TokenNewline:
+			if t.Type == hclsyntax.TokenComma || top.brace {
+				depth -= top.ops
+				top.ops = 0
+			}
+		}
+		if t.Type != hclsyntax.TokenNewline {
+			prev = t.Type
 		}
 	}
 	if invalid > maxInvalid {
@@ -120,4 +165,15 @@ func checkTokens(src []byte, filename string) *hcl.Diagnostic {
 			"%d characters that HCL does not allow, the first here: this is not a process file (a binary, a log?); give a process file or a directory of them", invalid))
 	}
 	return nil
+}
+
+// chains reports whether a '[' after a token of type prev indexes what
+// that token ends, rather than opening a list.
+func chains(prev hclsyntax.TokenType) bool {
+	switch prev {
+	case hclsyntax.TokenCBrack, hclsyntax.TokenCParen, hclsyntax.TokenCBrace, hclsyntax.TokenIdent,
+		hclsyntax.TokenCQuote, hclsyntax.TokenNumberLit:
+		return true
+	}
+	return false
 }

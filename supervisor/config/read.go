@@ -91,7 +91,7 @@ const maxInvalid = 100
 // checkTokens reports what makes src unfit to parse, on hcl's own tokens
 // (so strings, comments and heredocs are what the parser will see): the
 // first place where expressions nest deeper than maxNesting, or more than
-// maxInvalid invalid characters.
+// maxInvalid invalid characters, whichever starts first.
 //
 // hcl's parser and evaluator recurse once per level of the syntax tree,
 // and the lexer does not. The depth counted is an upper bound of the
@@ -109,13 +109,13 @@ func checkTokens(src []byte, filename string) *hcl.Diagnostic {
 	frames := []frame{{brace: true}} // the file's body
 	depth, invalid := 0, 0           // depth: open frames and operators in them
 	var first hcl.Range
+	var tooDeep *hcl.Diagnostic // the first place too deep; the scan goes on to count invalid characters
 	prev := hclsyntax.TokenNil
-	deeper := func(t hclsyntax.Token) *hcl.Diagnostic {
-		if depth++; depth > maxNesting {
-			return diagAt(hcl.DiagError, t.Range, "Nesting too deep", fmt.Sprintf(
+	deeper := func(t hclsyntax.Token) {
+		if depth++; depth > maxNesting && tooDeep == nil {
+			tooDeep = diagAt(hcl.DiagError, t.Range, "Nesting too deep", fmt.Sprintf(
 				"brackets, parentheses, braces, strings and operators nest more than %d levels deep here: no process file needs that many; simplify the expression", maxNesting))
 		}
-		return nil
 	}
 	for _, t := range tokens {
 		top := &frames[len(frames)-1]
@@ -128,14 +128,10 @@ func checkTokens(src []byte, filename string) *hcl.Diagnostic {
 			hclsyntax.TokenOQuote, hclsyntax.TokenOHeredoc, hclsyntax.TokenTemplateInterp, hclsyntax.TokenTemplateControl:
 			if t.Type == hclsyntax.TokenOBrack && chains(prev) { // an index: x[0]
 				top.ops++
-				if d := deeper(t); d != nil {
-					return d
-				}
+				deeper(t)
 			}
 			frames = append(frames, frame{brace: t.Type == hclsyntax.TokenOBrace})
-			if d := deeper(t); d != nil {
-				return d
-			}
+			deeper(t)
 		case hclsyntax.TokenCBrace, hclsyntax.TokenCBrack, hclsyntax.TokenCParen,
 			hclsyntax.TokenCQuote, hclsyntax.TokenCHeredoc, hclsyntax.TokenTemplateSeqEnd:
 			if len(frames) > 1 {
@@ -147,9 +143,7 @@ func checkTokens(src []byte, filename string) *hcl.Diagnostic {
 			hclsyntax.TokenLessThan, hclsyntax.TokenLessThanEq, hclsyntax.TokenGreaterThan, hclsyntax.TokenGreaterThanEq,
 			hclsyntax.TokenQuestion, hclsyntax.TokenColon:
 			top.ops++
-			if d := deeper(t); d != nil {
-				return d
-			}
+			deeper(t)
 		case hclsyntax.TokenComma, hclsyntax.TokenNewline:
 			if t.Type == hclsyntax.TokenComma || top.brace {
 				depth -= top.ops
@@ -160,11 +154,11 @@ func checkTokens(src []byte, filename string) *hcl.Diagnostic {
 			prev = t.Type
 		}
 	}
-	if invalid > maxInvalid {
+	if invalid > maxInvalid && (tooDeep == nil || first.Start.Byte < tooDeep.Subject.Start.Byte) {
 		return diagAt(hcl.DiagError, first, "Not a process file", fmt.Sprintf(
 			"%d characters that HCL does not allow, the first here: this is not a process file (a binary, a log?); give a process file or a directory of them", invalid))
 	}
-	return nil
+	return tooDeep
 }
 
 // chains reports whether a '[' after a token of type prev indexes what

@@ -32,6 +32,8 @@ type hostileConfig struct {
 var hostileConfigs = []hostileConfig{
 	{"deep nesting", write("process \"a\" {\n  command = [\"sleep\", \"1000\"]\n  instances = " +
 		strings.Repeat("(", 100000) + "1" + strings.Repeat(")", 100000) + "\n}\n"), ":3:", "Nesting too deep"},
+	{"operator chain", write("process \"a\" {\n  command = [\"sleep\", \"1000\"]\n  instances = " +
+		strings.Repeat("1+", 100000) + "1\n}\n"), ":3:", "Nesting too deep"},
 	{"dev zero", func(t *testing.T, path string) { symlink(t, "/dev/zero", path) }, ":", "Cannot read config: it is a device, not a regular file"},
 	{"fifo", func(t *testing.T, path string) {
 		if err := syscall.Mkfifo(path, 0o644); err != nil {

@@ -454,7 +454,7 @@ process "b" {
 	{name: "unary chain", files: proc("env = { A = " + strings.Repeat("-", 100000) + "1 }"), pos: "sup.hcl:3:" + strconv.Itoa(13+maxNesting), msg: "Nesting too deep"},
 	{name: "conditional chain", files: proc("env = { A = " + strings.Repeat("true ? 1 : ", 100000) + "1 }"), pos: "sup.hcl:3:" + strconv.Itoa(15+(maxNesting-1)/2*11+5), msg: "Nesting too deep"},
 	{name: "index chain", files: proc("env = { A = [1]" + strings.Repeat("[instance]", 100000) + " }"), pos: "sup.hcl:3:" + strconv.Itoa(18+(maxNesting-3)*10), msg: "Nesting too deep"},
-	{name: "deep nesting in a string", files: one("process \"a\" {\n  command = [\"" + strings.Repeat("${[", 1000) + "\"]\n}"),
+	{name: "deep nesting in a string", files: one("process \"a\" {\n  command = [\"" + strings.Repeat("${\"", 1000) + "\"]\n}"),
 		pos: "sup.hcl:2:" + strconv.Itoa(15+(maxNesting-3)/2*3+2), msg: "Nesting too deep"},
 	{name: "template bomb", files: one(templateBomb), pos: "sup.hcl:3:" + strconv.Itoa(len("%{for a in ")+len(list1000)+2), msg: "Expression too large: the for-expressions of this config expand to more than 16 MiB"},
 	{name: "iteration bomb", files: one("process \"a\" { command = [for a in " + list1000 + " : [for b in " + list1000 + " : \"x\"]] }"),

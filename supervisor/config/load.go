@@ -31,7 +31,6 @@ var fileSchema = &hcl.BodySchema{
 
 var (
 	supervisorSchema = attrSchema("socket", "http", "shutdown_timeout")
-	socketSchema     = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "listen", Required: true}}}
 )
 
 // attrSchema is a body of optional attributes and no blocks.
@@ -75,6 +74,7 @@ func Load(paths ...string) (*Config, error) {
 			l.decodeFile(src)
 		}
 		l.link()
+		l.checkHooks()
 		l.warnEmpty()
 	}
 	return l.result()
@@ -242,10 +242,9 @@ func (l *loader) socket(b *hcl.Block) {
 	name := b.Labels[0]
 	keep := l.label("socket", b) &&
 		l.define(l.defined, b.LabelRanges[0], "Duplicate socket name", fmt.Sprintf("socket %q", name), "rename one of them")
-	var ep endpoint
-	field(l.static(), l.content(b, socketSchema, "socket"), "listen", &ep, parseListen)
+	s := l.decodeSocket(b)
 	if keep {
-		l.cfg.Sockets = append(l.cfg.Sockets, &Socket{Name: name, Network: ep.network, Address: ep.address, Range: b.DefRange})
+		l.cfg.Sockets = append(l.cfg.Sockets, s)
 	}
 }
 

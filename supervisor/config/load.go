@@ -28,7 +28,7 @@ var fileSchema = &hcl.BodySchema{
 }
 
 var (
-	supervisorSchema = attrSchema("socket", "http", "shutdown_timeout")
+	supervisorSchema = attrSchema("socket", "socket_mode", "socket_group", "http", "shutdown_timeout")
 	socketSchema     = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "listen", Required: true}}}
 )
 
@@ -57,7 +57,7 @@ func Load(paths ...string) (*Config, error) {
 	l := &loader{
 		parser:  hclparse.NewParser(),
 		defined: definitions{},
-		cfg:     &Config{Supervisor: Supervisor{ShutdownTimeout: 30 * time.Second}},
+		cfg:     &Config{Supervisor: Supervisor{SocketMode: DefaultSocketMode, ShutdownTimeout: 30 * time.Second}},
 	}
 	l.parse(l.expand(paths))
 	if !l.diags.HasErrors() { // syntax errors first: decoding half-parsed files only adds noise
@@ -196,6 +196,13 @@ func (l *loader) supervisor(src *source, b *hcl.Block) {
 	sb := l.content(b, supervisorSchema, "supervisor")
 	s, e := &l.cfg.Supervisor, l.static()
 	field(e, sb, "socket", &s.Socket, within(src.dir))
+	field(e, sb, "socket_mode", &s.SocketMode, parseSocketMode)
+	var group socketGroup
+	field(e, sb, "socket_group", &group, parseSocketGroup)
+	s.SocketGroup, s.SocketGID = group.name, group.gid
+	if a := sb.attrs["socket_group"]; a != nil && s.SocketGroup != "" && s.SocketMode&0o060 == 0 {
+		e.errorf(a.Expr.Range(), "Invalid supervisor.socket_group", "socket_group %q has no effect with socket_mode %04o: set socket_mode = \"0660\"", s.SocketGroup, uint32(s.SocketMode))
+	}
 	field(e, sb, "http", &s.HTTP, parseListenAddr)
 	field(e, sb, "shutdown_timeout", &s.ShutdownTimeout, positive)
 }

@@ -121,7 +121,9 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 	if err := reaper.BecomeSubreaper(); err != nil {
 		log.Warn().Err(err).Msg("orphaned grandchildren will not be reaped by supd")
 	}
-	ln, err := control.Listen(cfg.Supervisor.Socket)
+	ln, err := control.ListenWith(cfg.Supervisor.Socket, control.Access{
+		Mode: cfg.Supervisor.SocketMode, Group: cfg.Supervisor.SocketGroup, GID: cfg.Supervisor.SocketGID,
+	})
 	if err != nil {
 		log.Error().Err(err).Msg("cannot open the control socket; nothing started")
 		return exitConfig

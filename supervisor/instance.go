@@ -7,6 +7,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/sup-sh/sup/probe"
+	"github.com/sup-sh/sup/supervisor/cgroup"
 	"github.com/sup-sh/sup/supervisor/config"
 	"github.com/sup-sh/sup/supervisor/output"
 	"github.com/sup-sh/sup/supervisor/reaper"
@@ -43,6 +44,8 @@ type instance struct {
 	timer    *time.Timer        // backoff delay or drain
 	readyTmr *time.Timer
 	killTmr  *time.Timer
+
+	cg *cgroup.Group // cgroup of the current or last spawn; nil without containment
 }
 
 func (s *Supervisor) newInstance(spec *config.Spec) *instance {
@@ -131,7 +134,7 @@ func (s *Supervisor) spawn(i *instance) {
 	rd.Started(pid)
 	i.spawns++
 	i.pid, i.pgid, i.started, i.readyAt = pid, pid, time.Now(), time.Time{}
-	i.tree = probe.NewTree(pid)
+	i.tree = s.newTree(i, pid)
 	if i.spec.Type == config.Oneshot {
 		rd.Close()
 		s.set(i, Starting, false, "running to completion")
@@ -464,7 +467,7 @@ func strays(i *instance) []int {
 // cannot be told from any other orphan. Nothing is sent before a first
 // spawn (kill(0) would signal supd's own group).
 func signalTree(i *instance, sig unix.Signal) {
-	if i.pgid <= 0 {
+	if i.pgid <= 0 || signalGroup(i, sig) {
 		return
 	}
 	out := strays(i)
@@ -477,6 +480,9 @@ func signalTree(i *instance, sig unix.Signal) {
 // treeAlive reports whether anything of i's process tree is left: its
 // process group, or strays (zombies included, until supd reaps them).
 func treeAlive(i *instance) bool {
+	if i.cg != nil {
+		return i.cg.Populated()
+	}
 	return groupAlive(i.pgid) || len(strays(i)) > 0
 }
 

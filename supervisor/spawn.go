@@ -53,6 +53,9 @@ func (s *Supervisor) launch(i *instance, rd *probe.Readiness, onExit func(reaper
 	}
 	cmd := &exec.Cmd{Path: path, Args: spec.Command, Dir: spec.Dir}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := s.place(i, cmd.SysProcAttr); err != nil {
+		return 0, err
+	}
 	if spec.User != "" {
 		cred, home, err := credential(spec.User)
 		if err != nil {

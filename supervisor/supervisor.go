@@ -21,6 +21,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/sup-sh/sup/probe"
 	"github.com/sup-sh/sup/supervisor/api"
+	"github.com/sup-sh/sup/supervisor/cgroup"
 	"github.com/sup-sh/sup/supervisor/config"
 	"github.com/sup-sh/sup/supervisor/fanout"
 	"github.com/sup-sh/sup/supervisor/output"
@@ -47,6 +48,9 @@ type Options struct {
 	// OnReady, if set, is called from the loop each time a spawn becomes
 	// ready, with the time from spawn to ready. It must be quick.
 	OnReady func(process string, instance int, d time.Duration)
+	// Cgroups, if set, contains every spawn in a cgroup of its own (see
+	// contain.go). The caller opens and closes it.
+	Cgroups *cgroup.Manager
 }
 
 // Supervisor supervises the processes of one config. Create it with New,
@@ -59,6 +63,7 @@ type Supervisor struct {
 	notify    func(Summary)
 	onReady   func(process string, instance int, d time.Duration)
 	reloading func(begin bool)
+	cgroups   *cgroup.Manager
 	events    fanout.Hub[api.Event] // every state change; never blocks the loop
 	env       []string              // supd's environment, minus what children must not inherit
 
@@ -88,6 +93,7 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 		notify:    opts.Notify,
 		onReady:   opts.OnReady,
 		reloading: opts.Reloading,
+		cgroups:   opts.Cgroups,
 		env:       childEnv(os.Environ()),
 		inbox:     make(chan func(), 64),
 		inspector: probe.NewInspector(),

@@ -45,8 +45,9 @@ var ErrUnavailable = errors.New("cgroup v2 containment unavailable")
 type Manager struct {
 	dir string
 
-	mu  sync.Mutex
-	seq uint64
+	mu      sync.Mutex
+	seq     uint64
+	retired []*Group // groups to remove once their last process is gone
 }
 
 // Open finds supd's cgroup v2 directory, kills and removes what a previous
@@ -87,6 +88,7 @@ func (m *Manager) New(name string) (*Group, error) {
 	m.mu.Lock()
 	m.seq++
 	seq := m.seq
+	m.sweepLocked()
 	m.mu.Unlock()
 	dir := filepath.Join(m.dir, fmt.Sprintf("p-%s-%d", sanitize(name), seq))
 	if err := os.Mkdir(dir, 0o755); err != nil {
@@ -98,6 +100,30 @@ func (m *Manager) New(name string) (*Group, error) {
 		return nil, fmt.Errorf("cgroup for %s: open %s: %w", name, dir, err)
 	}
 	return &Group{dir: dir, fd: fd}, nil
+}
+
+// Retire removes g once its processes are gone: now if it is empty, else
+// at a later Retire or New (it never waits). Its processes are killed.
+func (m *Manager) Retire(g *Group) {
+	if g == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.retired = append(m.retired, g)
+	m.sweepLocked()
+}
+
+// sweepLocked removes the retired groups that are empty.
+func (m *Manager) sweepLocked() {
+	keep := m.retired[:0]
+	for _, g := range m.retired {
+		if g.Remove(0) != nil {
+			keep = append(keep, g)
+		}
+	}
+	clear(m.retired[len(keep):])
+	m.retired = keep
 }
 
 // Close kills every process left in any group of the manager, waits (at

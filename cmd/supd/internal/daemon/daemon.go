@@ -128,6 +128,8 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 		log.Error().Err(err).Msg("cannot open the control socket; nothing started")
 		return exitConfig
 	}
+	cgroups := openContainment(cfg.Supervisor.Socket, log)
+	defer closeContainment(cgroups, log)
 	notifier := newNotifier(log)
 	release := newReleaser(log)
 	// The HTTP endpoint reads sup, and sup reports ready times to it: it is
@@ -138,6 +140,7 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 		Notify:    func(s supervisor.Summary) { notifier.summary(s); release.summary(s) },
 		Reloading: func(begin bool) { notifier.reload(begin); release.reloaded(begin) },
 		OnReady:   func(process string, instance int, d time.Duration) { ep.observeReady(process, instance, d) },
+		Cgroups:   cgroups,
 	})
 
 	ctx, stop := context.WithCancel(context.Background())

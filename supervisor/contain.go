@@ -35,6 +35,14 @@ func (s *Supervisor) place(i *instance, attr *syscall.SysProcAttr) error {
 	return nil
 }
 
+// placed: the fork of i's spawn is done (or failed); its cgroup's
+// directory fd is no longer needed.
+func (s *Supervisor) placed(i *instance) {
+	if i.cg != nil {
+		i.cg.Placed()
+	}
+}
+
 // newTree is the process tree of the spawn of i just started as pid:
 // its cgroup's members when it has one.
 func (s *Supervisor) newTree(i *instance, pid int) *probe.Tree {

@@ -83,6 +83,7 @@ func (s *Supervisor) launch(i *instance, rd *probe.Readiness, onExit func(reaper
 	setPipeSize(outR, 1<<20)
 	cmd.Stdout, cmd.Stderr = outW, errW
 	pid, err := s.reaper.Start(cmd, onExit)
+	s.placed(i)
 	outW.Close()
 	errW.Close()
 	if err != nil {

@@ -147,6 +147,15 @@ func (g *Group) Dir() string { return g.dir }
 // CLONE_INTO_CGROUP), so not even a fork right after exec escapes it.
 func (g *Group) FD() int { return g.fd }
 
+// Placed closes FD once the child is forked (or failed to be): a group
+// costs supd no fd while its processes run.
+func (g *Group) Placed() {
+	if g.fd >= 0 {
+		unix.Close(g.fd)
+		g.fd = -1
+	}
+}
+
 // Procs returns the pids in the group, ascending (cgroup.procs).
 func (g *Group) Procs() ([]int, error) { return readProcs(g.dir) }
 
@@ -181,10 +190,7 @@ func (g *Group) Signal(sig unix.Signal) error {
 // Remove kills what is left in the group, and removes it once empty
 // (within timeout). It closes FD.
 func (g *Group) Remove(timeout time.Duration) error {
-	if g.fd >= 0 {
-		unix.Close(g.fd)
-		g.fd = -1
-	}
+	g.Placed()
 	_, err := removeTree(g.dir, timeout)
 	return err
 }

@@ -16,8 +16,8 @@ import (
 // group. Members are remembered as pid+start time, so a reused pid is never
 // mistaken for a member. A Tree is safe for concurrent use.
 type Tree struct {
-	root    int
-	exact   func() ([]int, error) // exact member list (a cgroup), or nil
+	root  int
+	exact func() ([]int, error) // exact member list (a cgroup), or nil
 
 	mu        sync.Mutex
 	rootStart uint64         // start time of root, once seen

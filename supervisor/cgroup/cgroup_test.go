@@ -31,11 +31,16 @@ func open(t *testing.T) *Manager {
 	return m
 }
 
-// startIn starts `sh -c script` born in g, and returns the pid of the
-// process that script prints (a detached grandchild).
-func startIn(t *testing.T, g *Group, script string) int {
+// detached creates group name in m with, born in it, a `sleep` that left
+// its session (setsid) and whose parent exited; it returns the group and
+// the sleep's pid.
+func detached(t *testing.T, m *Manager, name string) (*Group, int) {
 	t.Helper()
-	cmd := exec.Command("sh", "-c", script)
+	g, err := m.New(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sh", "-c", "setsid sleep 7777 >/dev/null 2>&1 & echo $!")
 	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: g.FD(), Setpgid: true}
 	out, err := cmd.Output()
 	if err != nil {
@@ -46,7 +51,7 @@ func startIn(t *testing.T, g *Group, script string) int {
 		t.Fatalf("script printed %q", out)
 	}
 	t.Cleanup(func() { unix.Kill(pid, unix.SIGKILL) })
-	return pid
+	return g, pid
 }
 
 // gone waits until pid no longer runs (a zombie counts as gone: whoever
@@ -71,11 +76,7 @@ func gone(t *testing.T, pid int) {
 // still in the group: listed by Procs, killed by Signal(SIGKILL).
 func TestGroupHoldsDetachedDescendants(t *testing.T) {
 	m := open(t)
-	g, err := m.New("api:2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid := startIn(t, g, "setsid sleep 7777 >/dev/null 2>&1 & echo $!")
+	g, pid := detached(t, m, "api:2")
 	procs, err := g.Procs()
 	if err != nil {
 		t.Fatal(err)
@@ -102,11 +103,7 @@ func TestGroupHoldsDetachedDescendants(t *testing.T) {
 // Signal with another signal reaches every member.
 func TestGroupSignal(t *testing.T) {
 	m := open(t)
-	g, err := m.New("web")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid := startIn(t, g, "setsid sleep 7777 >/dev/null 2>&1 & echo $!")
+	g, pid := detached(t, m, "web")
 	if err := g.Signal(unix.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -117,11 +114,7 @@ func TestGroupSignal(t *testing.T) {
 // of the same key kills them before anything starts.
 func TestOpenKillsPreviousGeneration(t *testing.T) {
 	m := open(t)
-	g, err := m.New("worker")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid := startIn(t, g, "setsid sleep 7777 >/dev/null 2>&1 & echo $!")
+	_, pid := detached(t, m, "worker")
 	next, leftover, err := Open(t.Name() + strconv.Itoa(os.Getpid())) // the same key
 	if err != nil {
 		t.Fatal(err)
@@ -141,11 +134,8 @@ func TestManagerClose(t *testing.T) {
 	m := open(t)
 	var pids []int
 	for _, name := range []string{"a", "b:1"} {
-		g, err := m.New(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pids = append(pids, startIn(t, g, "setsid sleep 7777 >/dev/null 2>&1 & echo $!"))
+		_, pid := detached(t, m, name)
+		pids = append(pids, pid)
 	}
 	killed, err := m.Close(5 * time.Second)
 	if err != nil || killed != 2 {

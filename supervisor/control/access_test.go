@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/sup-sh/sup/supervisor/control"
 	"github.com/sup-sh/sup/supervisor/control/controltest"
+	"github.com/sup-sh/sup/supervisor/internal/suptest"
 )
 
 // TestHelperDial is not a test: run as another user by the tests below, it
@@ -124,22 +125,7 @@ func TestListenNoWindowUnderUmask000(t *testing.T) {
 		dir := t.TempDir()
 		os.Chmod(dir, 0o700) // made 0777 under this umask
 		path := filepath.Join(dir, "supd.sock")
-		seen := make(chan os.FileMode, 1)
-		stop := make(chan struct{})
-		go func() {
-			defer close(seen)
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if fi, err := os.Lstat(path); err == nil {
-					seen <- fi.Mode()
-					return
-				}
-			}
-		}()
+		seen, stop := suptest.FirstMode(path)
 		ln, err := control.Listen(path)
 		if err != nil {
 			t.Fatal(err)
@@ -150,7 +136,7 @@ func TestListenNoWindowUnderUmask000(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatal("the socket did not appear")
 		}
-		close(stop)
+		stop()
 		ln.Close()
 		if m.Perm() != 0o600 {
 			t.Fatalf("the socket appeared with mode %v", m)

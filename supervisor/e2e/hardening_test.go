@@ -317,22 +317,8 @@ func TestSocketHasItsModeFromTheStart(t *testing.T) {
 	path := filepath.Join(dir, "supd.sock")
 	cfg := filepath.Join(dir, "sup.hcl")
 	os.WriteFile(cfg, []byte(configWith(dir, "", `process "a" { command = ["sleep", "1000"] }`)), 0o644)
-	seen := make(chan os.FileMode, 1)
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if fi, err := os.Lstat(path); err == nil {
-				seen <- fi.Mode()
-				return
-			}
-		}
-	}()
+	seen, stop := suptest.FirstMode(path)
+	defer stop()
 	runSupd(t, cfg, "sh", "-c", `umask 000; exec "$0" "$@"`)
 	select {
 	case m := <-seen:

@@ -41,7 +41,7 @@ func NewClient(path string) *Client {
 			}
 			if err := checkServer(conn); err != nil {
 				conn.Close()
-				return nil, &UnreachableError{Path: path, Err: err}
+				return nil, &UnreachableError{Path: path, Err: err, Refused: true}
 			}
 			return conn, nil
 		},
@@ -97,6 +97,10 @@ type UnreachableError struct {
 	Path string
 	Err  error
 	Hint string // what is at Path and what to do; may be empty
+	// Refused: a process answered, but one side refused the other (it
+	// does not run as root or as this user; or supd refused this user).
+	// Trying again will not help.
+	Refused bool
 }
 
 func (e *UnreachableError) Error() string {
@@ -241,7 +245,7 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 		defer resp.Body.Close()
 		err := readError(resp)
 		if resp.StatusCode == http.StatusForbidden { // the server refused this user
-			return nil, &UnreachableError{Path: c.path, Err: err}
+			return nil, &UnreachableError{Path: c.path, Err: err, Refused: true}
 		}
 		return nil, err
 	}

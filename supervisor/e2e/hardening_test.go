@@ -275,6 +275,13 @@ func TestSquattedSocketIsRefused(t *testing.T) {
 		t.Errorf("supctl against a squatter: exit %d\n%s\nwant exit 3 naming the squatter's user", code, out)
 	}
 
+	// wait, which retries while supd is not up yet, gives up at once.
+	start := time.Now()
+	out, err = exec.Command(filepath.Join(bin, "supctl"), "--socket", path, "wait", "--timeout", "60s").CombinedOutput()
+	if code := exitCode(err); code != 3 || !strings.Contains(string(out), "neither root nor you") || time.Since(start) > 20*time.Second {
+		t.Errorf("supctl wait against a squatter: exit %d after %v\n%s\nwant exit 3 at once", code, time.Since(start), out)
+	}
+
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "sup.hcl")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("supervisor {\n  socket = %q\n}\nprocess \"a\" { command = [\"sleep\", \"1000\"] }\n", path)), 0o644)

@@ -13,8 +13,9 @@
 #   --port P        the HTTP endpoint's port (default: 20000 + pid % 30000)
 #   --out FILE      also write the samples (TSV) to FILE
 #
-# Prints one TSV row per sample (elapsed s, RSS KiB, fds, goroutines,
-# threads, restarts so far, client requests, client failures), then a
+# Prints one TSV row per sample (elapsed s, RSS KiB, Go heap in use KiB,
+# fds, goroutines, threads, restarts so far, client requests, client
+# failures), then a
 # summary: first/last/max of each figure, restarts per second, requests
 # per second, failures, and the processes left after supd's exit (must
 # be 0). Exit 1 when a client request failed or something was left.
@@ -116,7 +117,7 @@ seconds() { # sleep(1)-style duration to seconds
 }
 total=$(seconds "$duration") step=$(seconds "$interval")
 start=$(date +%s)
-header="elapsed_s\trss_kib\tfds\tgoroutines\tthreads\trestarts\trequests\tfailures"
+header="elapsed_s\trss_kib\theap_kib\tfds\tgoroutines\tthreads\trestarts\trequests\tfailures"
 printf "$header\n"
 [ -n "$out" ] && printf "$header\n" >"$out"
 sample() {
@@ -124,16 +125,18 @@ sample() {
 	rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$supd_pid/status")
 	threads=$(awk '/^Threads/ { print $2 }' "/proc/$supd_pid/status")
 	fds=$(ls "/proc/$supd_pid/fd" | wc -l)
-	gor=$(curl -fsS "http://127.0.0.1:$port/metrics" 2>/dev/null | awk '/^go_goroutines / { print $2 }')
+	curl -fsS "http://127.0.0.1:$port/metrics" >"$work/metrics" 2>/dev/null || true
+	gor=$(awk '/^go_goroutines / { print $2 }' "$work/metrics")
+	heap=$(awk '/^go_memstats_heap_inuse_bytes / { printf "%d", $2 / 1024 }' "$work/metrics")
 	restarts=$(ctl status --json 2>/dev/null | grep -o '"restarts": *[0-9]*' | awk -F: '{ s += $2 } END { print s + 0 }')
 	req=0 fail=0
 	for h in 1 2 3 4; do
 		[ -e "$work/hammer.$h" ] && read -r a b <"$work/hammer.$h" && req=$((req + a)) && fail=$((fail + b))
 	done
-	row="$((now - start))\t$rss\t$fds\t${gor:-?}\t$threads\t$restarts\t$req\t$fail"
+	row="$((now - start))\t$rss\t${heap:-?}\t$fds\t${gor:-?}\t$threads\t$restarts\t$req\t$fail"
 	printf "$row\n"
 	[ -n "$out" ] && printf "$row\n" >>"$out"
-	echo "$((now - start)) $rss $fds ${gor:-0} $threads $restarts $req $fail" >>"$work/samples"
+	echo "$((now - start)) $rss ${heap:-0} $fds ${gor:-0} $threads $restarts $req $fail" >>"$work/samples"
 }
 sample
 while [ $(($(date +%s) - start)) -lt "$total" ]; do
@@ -155,12 +158,12 @@ left=$(grep -l "[${marker%"${marker#?}"}]${marker#?}" /proc/[0-9]*/cmdline 2>/de
 events=$(wc -l <"$work/events.ndjson")
 
 awk -v code="$code" -v left="$left" -v events="$events" '
-	NR == 1 { for (i = 2; i <= 5; i++) { first[i] = $i; max[i] = $i } }
-	{ for (i = 2; i <= 5; i++) { if ($i > max[i]) max[i] = $i; last[i] = $i } t = $1; r = $6; q = $7; f = $8 }
+	NR == 1 { for (i = 2; i <= 6; i++) { first[i] = $i; max[i] = $i } }
+	{ for (i = 2; i <= 6; i++) { if ($i > max[i]) max[i] = $i; last[i] = $i } t = $1; r = $7; q = $8; f = $9 }
 	END {
-		split("- rss_kib fds goroutines threads", name, " ")
+		split("- rss_kib heap_kib fds goroutines threads", name, " ")
 		printf "\nsummary over %d s (%d samples)\n", t, NR
-		for (i = 2; i <= 5; i++) printf "  %-11s first %-8s last %-8s max %s\n", name[i], first[i], last[i], max[i]
+		for (i = 2; i <= 6; i++) printf "  %-11s first %-8s last %-8s max %s\n", name[i], first[i], last[i], max[i]
 		printf "  restarts    %d (%.1f/s)\n", r, (t > 0 ? r / t : 0)
 		printf "  requests    %d (%.1f/s), failures %d\n", q, (t > 0 ? q / t : 0), f
 		printf "  events      %d streamed to one follower\n", events

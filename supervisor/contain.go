@@ -18,20 +18,23 @@ import (
 // cgroup) or at supd's exit.
 
 // place prepares attr so that the next spawn of i is contained: born in
-// a new cgroup (i.cg, the previous one retired), killed when supd dies.
+// a cgroup of its own (i.cg: the previous spawn's when nothing of it is
+// left, else a new one and the previous retired), killed when supd dies.
 func (s *Supervisor) place(i *instance, attr *syscall.SysProcAttr) error {
 	attr.Pdeathsig = syscall.SIGKILL
 	if s.cgroups == nil {
 		return nil
 	}
-	s.cgroups.Retire(i.cg)
-	i.cg = nil
-	g, err := s.cgroups.New(i.spec.Name)
-	if err != nil {
-		return fmt.Errorf("contain %s: %w", i.spec.Name, err)
+	if i.cg == nil || !i.cg.Reuse() {
+		s.cgroups.Retire(i.cg)
+		i.cg = nil
+		g, err := s.cgroups.New(i.spec.Name)
+		if err != nil {
+			return fmt.Errorf("contain %s: %w", i.spec.Name, err)
+		}
+		i.cg = g
 	}
-	i.cg = g
-	attr.UseCgroupFD, attr.CgroupFD = true, g.FD()
+	attr.UseCgroupFD, attr.CgroupFD = true, i.cg.FD()
 	return nil
 }
 

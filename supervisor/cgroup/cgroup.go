@@ -135,8 +135,9 @@ func (m *Manager) Close(timeout time.Duration) (int, error) {
 
 // Group is the cgroup of one spawn.
 type Group struct {
-	dir string
-	fd  int // O_PATH fd of dir, for SysProcAttr.CgroupFD; -1 once removed
+	dir    string
+	fd     int  // O_PATH fd of dir, for SysProcAttr.CgroupFD; -1 once removed
+	killed bool // cgroup.kill was used on it: never reused
 }
 
 // Dir is the group's directory.
@@ -146,6 +147,26 @@ func (g *Group) Dir() string { return g.dir }
 // CgroupFD: FD()}: the child is born in the group (clone3
 // CLONE_INTO_CGROUP), so not even a fork right after exec escapes it.
 func (g *Group) FD() int { return g.fd }
+
+// Reuse prepares g for another spawn when nothing of the previous one is
+// left in it (not Populated): it reopens FD and reports true. A spawn that
+// reuses its predecessor's empty group saves a mkdir and an rmdir of
+// cgroupfs, which take the kernel's cgroup lock. A group that was ever
+// killed through cgroup.kill is never reused: on some kernels a child
+// born in it with CLONE_INTO_CGROUP gets SIGKILL at once (the kill
+// sequence is compared with the parent's cgroup, not the target's).
+func (g *Group) Reuse() bool {
+	if g.killed || g.Populated() {
+		return false
+	}
+	g.Placed()
+	fd, err := unix.Open(g.dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	g.fd = fd
+	return true
+}
 
 // Placed closes FD once the child is forked (or failed to be): a group
 // costs supd no fd while its processes run.
@@ -175,6 +196,10 @@ func (g *Group) Populated() bool {
 // in cgroup.procs.
 func (g *Group) Signal(sig unix.Signal) error {
 	if sig == unix.SIGKILL {
+		if !g.Populated() {
+			return nil // nothing to kill: keep the group reusable
+		}
+		g.killed = true
 		return killGroup(g.dir)
 	}
 	pids, err := g.Procs()

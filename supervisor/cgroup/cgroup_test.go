@@ -154,3 +154,45 @@ func TestSanitize(t *testing.T) {
 		t.Errorf("sanitize = %q", got)
 	}
 }
+
+// A group is reused for the next spawn only once nothing of the previous
+// one is left in it, and only if it was never killed with cgroup.kill.
+func TestGroupReuse(t *testing.T) {
+	m := open(t)
+	g, pid := detached(t, m, "api")
+	if g.Reuse() {
+		t.Fatal("a group with a live process was reused")
+	}
+	if err := g.Signal(unix.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	gone(t, pid)
+	deadline := time.Now().Add(5 * time.Second)
+	for g.Populated() && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond) // the kernel updates cgroup.events after the exit
+	}
+	if err := g.Signal(unix.SIGKILL); err != nil { // empty: no cgroup.kill
+		t.Fatal(err)
+	}
+	if !g.Reuse() || g.FD() < 0 {
+		t.Fatal("an emptied group was not reused")
+	}
+	cmd := exec.Command("true")
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: g.FD()}
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("spawn into the reused group: %v", err)
+	}
+}
+
+// A group emptied by cgroup.kill is not reused: a new group is needed.
+func TestKilledGroupIsNotReused(t *testing.T) {
+	m := open(t)
+	g, pid := detached(t, m, "api")
+	if err := g.Signal(unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	gone(t, pid)
+	if g.Reuse() {
+		t.Fatal("a group emptied by cgroup.kill was reused")
+	}
+}

@@ -25,14 +25,10 @@ func (s *Supervisor) place(i *instance, attr *syscall.SysProcAttr) error {
 	if s.cgroups == nil {
 		return nil
 	}
-	if i.cg == nil || !i.cg.Reuse() {
-		s.cgroups.Retire(i.cg)
-		i.cg = nil
-		g, err := s.cgroups.New(i.spec.Name)
-		if err != nil {
-			return fmt.Errorf("contain %s: %w", i.spec.Name, err)
-		}
-		i.cg = g
+	g, err := s.cgroups.Place(i.spec.Name, i.cg)
+	i.cg = g // nil on error: the previous one is retired
+	if err != nil {
+		return fmt.Errorf("contain %s: %w", i.spec.Name, err)
 	}
 	attr.UseCgroupFD, attr.CgroupFD = true, i.cg.FD()
 	return nil

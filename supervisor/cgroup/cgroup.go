@@ -103,7 +103,9 @@ func (m *Manager) New(name string) (*Group, error) {
 }
 
 // Retire removes g once its processes are gone: now if it is empty, else
-// at a later Retire or New (it never waits). Its processes are killed.
+// at a later Retire or New (it never waits). It does not signal them: a
+// retired group may still hold a run being replaced, stopped by its
+// owner; Close kills whatever is left at the end.
 func (m *Manager) Retire(g *Group) {
 	if g == nil {
 		return
@@ -118,12 +120,27 @@ func (m *Manager) Retire(g *Group) {
 func (m *Manager) sweepLocked() {
 	keep := m.retired[:0]
 	for _, g := range m.retired {
-		if g.Remove(0) != nil {
-			keep = append(keep, g)
+		g.Placed()
+		if err := unix.Rmdir(g.dir); err != nil && !errors.Is(err, unix.ENOENT) {
+			keep = append(keep, g) // EBUSY: not empty yet
 		}
 	}
 	clear(m.retired[len(keep):])
 	m.retired = keep
+}
+
+// Place returns the group for the next spawn of name: prev, the group of
+// its previous spawn, when it can be reused (Group.Reuse), else a new one
+// (prev is then retired). prev may be nil.
+func (m *Manager) Place(name string, prev *Group) (*Group, error) {
+	if prev != nil && prev.Reuse() {
+		m.mu.Lock()
+		m.sweepLocked() // what earlier spawns left may be gone by now
+		m.mu.Unlock()
+		return prev, nil
+	}
+	m.Retire(prev)
+	return m.New(name)
 }
 
 // Close kills every process left in any group of the manager, waits (at

@@ -196,3 +196,39 @@ func TestKilledGroupIsNotReused(t *testing.T) {
 		t.Fatal("a group emptied by cgroup.kill was reused")
 	}
 }
+
+// Place reuses an empty group, and otherwise makes a new one without
+// touching what still runs in the previous (a run being replaced), which
+// is removed once empty.
+func TestPlace(t *testing.T) {
+	m := open(t)
+	g, pid := detached(t, m, "web")
+	next, err := m.Place("web", g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next == g {
+		t.Fatal("a group with a live process was reused")
+	}
+	if !alive(pid) {
+		t.Fatal("Place killed what ran in the previous group")
+	}
+	unix.Kill(pid, unix.SIGKILL)
+	gone(t, pid)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		next.Placed()
+		if again, err := m.Place("web", next); err != nil || again != next {
+			t.Fatalf("an empty group was not reused: %v", err)
+		}
+		if _, err := os.Stat(g.Dir()); os.IsNotExist(err) {
+			break // swept by New or Retire once empty
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the retired group %s was never removed", g.Dir())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func alive(pid int) bool { return unix.Kill(pid, 0) == nil }

@@ -5,25 +5,21 @@ import (
 	"io/fs"
 	"os/user"
 	"strconv"
-	"strings"
 )
 
 // DefaultSocketMode is the control socket's mode when the file sets no
 // socket_mode: supd's user only.
 const DefaultSocketMode fs.FileMode = 0o600
 
-// parseSocketMode parses `socket_mode`: an octal mode that gives the owner
-// read and write, and may give the same to the group, never to others (the
-// control socket stops and starts everything).
-func parseSocketMode(s string) (fs.FileMode, error) {
-	v, err := strconv.ParseUint(strings.TrimSpace(s), 8, 32)
+// parseControlSocketMode parses `socket_mode`: an octal mode that gives
+// the owner read and write, and may give the same to the group, never to
+// others (the control socket stops and starts everything).
+func parseControlSocketMode(s string) (fs.FileMode, error) {
+	m, err := parseSocketMode(s)
 	if err != nil {
-		return 0, fmt.Errorf("invalid mode %q: use an octal string such as \"0600\" or \"0660\"", s)
+		return 0, err
 	}
-	m := fs.FileMode(v)
 	switch {
-	case m&^0o777 != 0:
-		return 0, fmt.Errorf("mode %q has bits beyond 0777: use \"0600\" or \"0660\"", s)
 	case m&0o007 != 0:
 		return 0, fmt.Errorf("mode %q lets every local user control supd: use \"0600\", or \"0660\" with socket_group", s)
 	case m&0o600 != 0o600:

@@ -29,9 +29,9 @@ func TestSocketAccess(t *testing.T) {
 func TestSocketAccessErrors(t *testing.T) {
 	for _, tt := range []struct{ name, src, pos, msg string }{
 		{"others", `supervisor { socket_mode = "0666" }`, "sup.hcl:1:28", "lets every local user control supd"},
-		{"not octal", `supervisor { socket_mode = "rw-rw----" }`, "sup.hcl:1:28", `use an octal string such as "0600"`},
+		{"not octal", `supervisor { socket_mode = "rw-rw----" }`, "sup.hcl:1:28", `want permission bits in octal`},
 		{"owner cannot write", `supervisor { socket_mode = "0460" }`, "sup.hcl:1:28", "does not let supd's own user read and write it"},
-		{"setuid bits", `supervisor { socket_mode = "4600" }`, "sup.hcl:1:28", "bits beyond 0777"},
+		{"setuid bits", `supervisor { socket_mode = "4600" }`, "sup.hcl:1:28", "want permission bits in octal"},
 		{"unknown group", `supervisor { socket_group = "no-such-group-sup" }`, "sup.hcl:1:29", `unknown group "no-such-group-sup"`},
 		{"group without mode", `supervisor { socket_group = "daemon" }`, "sup.hcl:1:29", `set socket_mode = "0660"`},
 	} {

@@ -27,7 +27,7 @@ type Backend struct {
 	RestartFunc   func(ctx context.Context, names []string) error
 	ReloadFunc    func(ctx context.Context, names []string) error
 	WhyFunc       func(ctx context.Context, name string) (api.Why, error)
-	LogsFunc      func(ctx context.Context, name string, n int, follow bool) (<-chan api.LogLine, error)
+	LogsFunc      func(ctx context.Context, name string, n int, since time.Time, follow bool) (<-chan api.LogLine, error)
 	SubscribeFunc func(ctx context.Context) <-chan api.Event
 }
 
@@ -73,11 +73,11 @@ func (b *Backend) Why(ctx context.Context, name string) (api.Why, error) {
 	return b.WhyFunc(ctx, name)
 }
 
-func (b *Backend) Logs(ctx context.Context, name string, n int, follow bool) (<-chan api.LogLine, error) {
+func (b *Backend) Logs(ctx context.Context, name string, n int, since time.Time, follow bool) (<-chan api.LogLine, error) {
 	if b.LogsFunc == nil {
 		return nil, ErrNotImplemented
 	}
-	return b.LogsFunc(ctx, name, n, follow)
+	return b.LogsFunc(ctx, name, n, since, follow)
 }
 
 func (b *Backend) Subscribe(ctx context.Context) <-chan api.Event {

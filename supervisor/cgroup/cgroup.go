@@ -186,9 +186,9 @@ func (g *Group) Reuse() bool {
 }
 
 // Placed closes FD once the child is forked (or failed to be): a group
-// costs supd no fd while its processes run.
+// costs supd no fd while its processes run. A nil g is allowed.
 func (g *Group) Placed() {
-	if g.fd >= 0 {
+	if g != nil && g.fd >= 0 {
 		unix.Close(g.fd)
 		g.fd = -1
 	}

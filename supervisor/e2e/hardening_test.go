@@ -60,9 +60,16 @@ func sleepers(arg string) []int {
 }
 
 // uniqueSleep is a sleep duration no other test uses, to find its
-// processes by command line.
+// processes by command line. Those left when the test ends (it failed)
+// are killed.
 func uniqueSleep(t *testing.T, base int) string {
-	return strconv.Itoa(base + os.Getpid()%10000)
+	arg := strconv.Itoa(base + os.Getpid()%10000)
+	t.Cleanup(func() {
+		for _, pid := range sleepers(arg) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	return arg
 }
 
 // `sh -c 'setsid sleep N & exit 0'` leaves a grandchild in a session of

@@ -68,6 +68,10 @@ func (l *procLauncher) launch(spec *config.Spec, sink *output.Sink, rd *probe.Re
 	}
 	cmd := &exec.Cmd{Path: path, Args: spec.Command, Dir: spec.Dir}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cg, err := l.contain.place(spec.Name, cmd.SysProcAttr)
+	if err != nil {
+		return 0, err
+	}
 	if spec.User != "" {
 		cred, home, err := credential(spec.User)
 		if err != nil {
@@ -98,6 +102,7 @@ func (l *procLauncher) launch(spec *config.Spec, sink *output.Sink, rd *probe.Re
 	setPipeSize(outR, 1<<20)
 	cmd.Stdout, cmd.Stderr = outW, errW
 	pid, err := l.reaper.Start(cmd, onExit)
+	cg.Placed()
 	outW.Close()
 	errW.Close()
 	if err != nil {

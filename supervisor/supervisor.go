@@ -23,6 +23,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/sup-sh/sup/probe"
 	"github.com/sup-sh/sup/supervisor/api"
+	"github.com/sup-sh/sup/supervisor/cgroup"
 	"github.com/sup-sh/sup/supervisor/config"
 	"github.com/sup-sh/sup/supervisor/fanout"
 	"github.com/sup-sh/sup/supervisor/output"
@@ -52,6 +53,9 @@ type Options struct {
 	// (tests). Nil: the real ones.
 	Clock    Clock
 	Launcher Launcher
+	// Cgroups, if set, contains every spawn of the real launcher in a
+	// cgroup of its own (see contain.go). The caller opens and closes it.
+	Cgroups *cgroup.Manager
 	// Sockets holds the listening sockets of the config's socket blocks,
 	// bound before New (sockets.Set); Supd is the path of the supd
 	// executable that sets LISTEN_PID ("/proc/self/exe"). Both are needed
@@ -128,7 +132,8 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 				s.post(s.orphanExited)
 			}
 		})
-		s.launcher = &procLauncher{env: s.env, reaper: s.reaper, pumps: &s.pumps, passSockets: s.passSockets}
+		s.launcher = &procLauncher{env: s.env, reaper: s.reaper, pumps: &s.pumps, passSockets: s.passSockets,
+			contain: containment{m: opts.Cgroups}}
 	}
 	var insts []*instance
 	for _, p := range cfg.Processes {

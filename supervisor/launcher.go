@@ -58,7 +58,7 @@ type Spawn interface {
 type procLauncher struct {
 	env    []string // supd's environment minus what children must not inherit
 	reaper *reaper.Reaper
-	pumps  *sync.WaitGroup // output pumps still reading a child's pipe
+	pumps  *pumps // output pumps still reading a child's pipe
 	procs  procCache
 	// passSockets gives a spawn the sockets supd holds for it (Supervisor.passSockets).
 	passSockets func(cmd *exec.Cmd, spec *config.Spec, readiness map[int]*os.File) error

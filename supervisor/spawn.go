@@ -110,9 +110,8 @@ func (l *procLauncher) launch(spec *config.Spec, sink *output.Sink, rd *probe.Re
 		errR.Close()
 		return 0, startError(path, spec.Dir, spec.User, err)
 	}
-	l.pumps.Add(2)
-	go func() { defer l.pumps.Done(); output.Pump(outR, output.Stdout, sink) }()
-	go func() { defer l.pumps.Done(); output.Pump(errR, output.Stderr, sink) }()
+	l.pumps.pump(outR, output.Stdout, sink)
+	l.pumps.pump(errR, output.Stderr, sink)
 	return pid, nil
 }
 

@@ -85,8 +85,8 @@ type Supervisor struct {
 	life  context.Context // done when Run returns; work outliving a request uses it
 	end   context.CancelFunc
 
-	pumps       sync.WaitGroup // output pumps still reading a child's pipe
-	orphanCheck atomic.Bool    // an orphanExited is queued on the loop
+	pumps       pumps       // output pumps still reading a child's pipe
+	orphanCheck atomic.Bool // an orphanExited is queued on the loop
 
 	inspector *probe.Inspector
 
@@ -202,19 +202,20 @@ func (s *Supervisor) Run(ctx context.Context) int {
 
 // outputDrainTimeout bounds the wait for the output of processes that are
 // gone: normally their pipes reach EOF at once, but a descendant that got
-// away may hold one open.
-const outputDrainTimeout = 2 * time.Second
+// away may hold one open. The wait goes on while lines still come (a
+// process that wrote a lot and exited), up to outputDrainLimit.
+const (
+	outputDrainTimeout = 2 * time.Second
+	outputDrainLimit   = 30 * time.Second
+)
 
-// drainOutput waits, up to d, until every pump has read its pipe to the
-// end: a process that exited may have left lines in its pipe, and they
-// must reach supd's output before supd exits.
-func (s *Supervisor) drainOutput(d time.Duration) {
-	done := make(chan struct{})
-	go func() { s.pumps.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(d):
-		s.log.Warn().Dur("waited", d).Msg("output of stopped processes still open (held by a descendant?); not waiting longer")
+// drainOutput waits until every pump has read its pipe to the end: a
+// process that exited may have left lines in its pipe, and they must reach
+// supd's output (and log files) before supd exits. It gives up after idle
+// with nothing read, or after outputDrainLimit.
+func (s *Supervisor) drainOutput(idle time.Duration) {
+	if !s.pumps.drain(idle, outputDrainLimit) {
+		s.log.Warn().Dur("idle", idle).Msg("output of stopped processes still open (held by a descendant?); not waiting longer")
 	}
 }
 

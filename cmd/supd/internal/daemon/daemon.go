@@ -181,7 +181,7 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 	// The HTTP endpoint reads sup, and sup reports ready times to it: it is
 	// built from sup below, before sup.Run makes the first report.
 	var ep *endpoint
-	var hookRunner *hooks.Runner // set before sup.Run, which calls load
+	var hookRunner *hooks.Runner // set before sup.Run, which calls load and OnEvent
 	loadWithHooks := func() (*config.Config, error) {
 		cfg, err := load()
 		if err == nil {
@@ -192,6 +192,9 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 	sup := supervisor.New(cfg, supervisor.Options{
 		Log: log, Output: out, Lines: lines, Reload: loadWithHooks,
 		OnEvent: func(ev supervisor.Event) {
+			if he, ok := hookEvent(ev); ok {
+				hookRunner.Fire(he) // never blocks
+			}
 			switch ev.Kind {
 			case supervisor.EventSummary:
 				notifier.summary(ev.Summary)
@@ -237,7 +240,7 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 	go notifier.watchdog(ctx, sup)
 	go release.run(ctx)
 	go held.Run(ctx, time.Second, func(err error) { log.Warn().Err(err).Msg("sockets of an earlier config") })
-	hookRunner = startHooks(ctx, cfg, sup, log)
+	hookRunner = newHooks(ctx, cfg, sup, log)
 	go handleSignals(ctx, signals, sup, shutdown, log)
 
 	log.Info().Str("socket", cfg.Supervisor.Socket).Int("processes", len(cfg.Processes)).Int("pid", os.Getpid()).Msg("supd started")

@@ -186,6 +186,9 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 		cfg, err := load()
 		if err == nil {
 			hookRunner.SetHooks(cfg.Hooks)
+			if cfg.Warnings != nil {
+				log.Warn().Str("warnings", cfg.Warnings.Error()).Msg("the reloaded config has warnings")
+			}
 		}
 		return cfg, err
 	}

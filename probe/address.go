@@ -15,6 +15,9 @@ type listener struct {
 	port   uint16     // tcp: local port
 	v6only bool       // tcp over IPv6: IPV6_V6ONLY, so [::] takes no IPv4
 	path   string     // unix: bound name; abstract names start with '@'
+
+	queued  uint32 // connections waiting in the accept queue
+	backlog uint32 // the accept queue's limit; 0 when unknown (/proc/net)
 }
 
 // String is the address in the contract's form: "tcp:127.0.0.1:3000",

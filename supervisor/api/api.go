@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -38,6 +39,13 @@ type Status struct {
 	ExitSignal *string  `json:"exit_signal"` // "SIGKILL" or null
 	Listening  []string `json:"listening"`   // never null: [] when none
 	Reason     string   `json:"reason"`      // empty when ready
+
+	// AcceptQueue has one entry per listening socket of the process
+	// tree (its own, or held by supd and passed to it); never null.
+	AcceptQueue []ListenQueue `json:"accept_queue"`
+	// Warning says what is wrong although the state may look fine, e.g.
+	// OverloadWarning's; empty when nothing is.
+	Warning string `json:"warning"`
 
 	// Beyond the contract's minimum.
 
@@ -79,7 +87,42 @@ func (s Status) MarshalJSON() ([]byte, error) {
 	if s.Expect == nil {
 		s.Expect = []string{}
 	}
+	if s.AcceptQueue == nil {
+		s.AcceptQueue = []ListenQueue{}
+	}
 	return json.Marshal(plain(s))
+}
+
+// ListenQueue is the accept queue of one listening socket: connections the
+// kernel has completed that wait for the application's accept(2).
+type ListenQueue struct {
+	Listen  string `json:"listen"`  // "tcp:127.0.0.1:3000", "unix:/run/app.sock"
+	Queued  int    `json:"queued"`  // waiting now
+	Backlog int    `json:"backlog"` // the most that may wait; 0 when unknown
+}
+
+// Full reports whether q is at its backlog: the kernel drops (TCP) or
+// refuses with EAGAIN (Unix) the connections beyond it.
+func (q ListenQueue) Full() bool { return q.Backlog > 0 && q.Queued >= q.Backlog }
+
+// Shown is q's address as messages show it: TCP ones bare
+// ("127.0.0.1:3000"), Unix ones with their "unix:".
+func (q ListenQueue) Shown() string { return strings.TrimPrefix(q.Listen, "tcp:") }
+
+// OverloadWarning is Status.Warning for the accept queues qs: "overloaded:
+// accept queue full on 127.0.0.1:3000 (4096/4096); new connections are
+// dropped", naming every full queue; "" when none is full.
+func OverloadWarning(qs []ListenQueue) string {
+	var full []string
+	for _, q := range qs {
+		if q.Full() {
+			full = append(full, fmt.Sprintf("%s (%d/%d)", q.Shown(), q.Queued, q.Backlog))
+		}
+	}
+	if len(full) == 0 {
+		return ""
+	}
+	return "overloaded: accept queue full on " + strings.Join(full, ", ") + "; new connections are dropped"
 }
 
 // ExitText says how a process ended: "exited 1", "killed by SIGKILL", or
@@ -118,7 +161,16 @@ type Event struct {
 	ExitCode   *int      `json:"exit_code"`
 	ExitSignal *string   `json:"exit_signal"`
 	Reason     string    `json:"reason"`
+
+	// Type is EventWarning for a warning event, "" for a state change.
+	// A warning event is sent when the instance's Status.Warning appears,
+	// changes or clears; From and State are then both its current state.
+	Type    string `json:"type,omitempty"`
+	Warning string `json:"warning,omitempty"` // the new Status.Warning, "" when it cleared
 }
+
+// EventWarning is Event.Type of a warning event.
+const EventWarning = "warning"
 
 // LogLine is one line of a process's output.
 type LogLine struct {

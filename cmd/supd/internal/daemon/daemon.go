@@ -159,6 +159,7 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 		}
 	}()
 	go notifier.watchdog(ctx, sup)
+	go sup.WatchQueues(ctx, queueWatchInterval)
 	go release.run(ctx)
 	go handleSignals(ctx, signals, sup, shutdown, log)
 
@@ -168,6 +169,10 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 	ep.wait()
 	return code
 }
+
+// queueWatchInterval is how often supd looks for full accept queues, to
+// send a warning event (supervisor.WatchQueues).
+const queueWatchInterval = time.Second
 
 // handledSignals are caught so that supd decides: stop, reload, forward,
 // or ignore. Catching (instead of ignoring) SIGPIPE and the job-control

@@ -80,7 +80,7 @@ func TestLoadDebian(t *testing.T) {
 			t.Errorf("%s not read; read %q", f, c.Files)
 		}
 	}
-	if name, group, explicit := c.User(); name != "www-data" || !explicit || group == "" {
+	if name, group, explicit := c.User(); name != "www-data" || !explicit || group != "www-data" {
 		t.Errorf("User() = %q %q %v", name, group, explicit)
 	}
 }

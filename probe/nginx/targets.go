@@ -127,25 +127,21 @@ func hostPort(s, defPort string) (string, bool) {
 }
 
 // User is the user and group nginx's workers run as: the main context's
-// `user` directive, else nginx's built-in default, nobody. When the
-// directive names no group, nginx uses its built-in default group:
+// `user` directive (whose group defaults to the user's name, as nginx's
+// ngx_set_user does), else nginx's built-in default, nobody with the group
 // nogroup where that group exists (Debian), else nobody. Explicit is false
 // when the config does not say.
 func (c *Config) User() (name, group string, explicit bool) {
 	for _, d := range c.Directives {
 		if d.Name == "user" && len(d.Args) >= 1 {
-			name, explicit = d.Args[0], true
 			if len(d.Args) >= 2 {
-				return name, d.Args[1], true
+				return d.Args[0], d.Args[1], true
 			}
-			break
+			return d.Args[0], d.Args[0], true
 		}
 	}
-	if name == "" {
-		name = "nobody"
-	}
 	if _, err := user.LookupGroup("nogroup"); err == nil {
-		return name, "nogroup", explicit
+		return "nobody", "nogroup", false
 	}
-	return name, "nobody", explicit
+	return "nobody", "nobody", false
 }

@@ -123,3 +123,26 @@ func (l listener) covers(t target) bool {
 	}
 	return false
 }
+
+// Covers reports whether a socket listening on listen takes the
+// connections made to target, both in the contract's form ("tcp:HOST:PORT",
+// "unix:PATH"): the same address, or a wildcard listener of the family
+// ("tcp:0.0.0.0:3000" covers "tcp:127.0.0.1:3000"; "tcp:[::]:3000" and
+// "tcp:*:3000" cover both families). A malformed address covers nothing.
+func Covers(listen, target string) bool {
+	ln, la, _ := strings.Cut(listen, ":")
+	tn, ta, _ := strings.Cut(target, ":")
+	lt, err := parseTarget(ln, la)
+	if err != nil {
+		return false
+	}
+	t, err := parseTarget(tn, ta)
+	if err != nil || t.any {
+		return false
+	}
+	l := listener{unix: lt.unix, path: lt.path, addr: lt.addr, port: lt.port}
+	if lt.any {
+		l.addr = netip.IPv6Unspecified()
+	}
+	return l.covers(t)
+}

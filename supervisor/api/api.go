@@ -253,3 +253,54 @@ func defaultSocketPathFor(euid, uid int, runtimeDir string) string {
 	}
 	return fmt.Sprintf("/tmp/supd-%d.sock", uid)
 }
+
+// ProxyCheckRequest is the body of POST /check-proxy: the upstream
+// targets of a proxy's config (read by supctl), to be checked against what
+// really listens.
+type ProxyCheckRequest struct {
+	User    string        `json:"user"`  // the proxy workers' user, e.g. "www-data"
+	Group   string        `json:"group"` // and group
+	Targets []ProxyTarget `json:"targets"`
+}
+
+// ProxyTarget is one address the proxy sends requests to.
+type ProxyTarget struct {
+	// Address as the proxy connects: "127.0.0.1:3000", "localhost:3000",
+	// "[::1]:3000", "unix:/run/app.sock".
+	Address   string `json:"address"`
+	Where     string `json:"where"`              // FILE:LINE in the proxy's config
+	Directive string `json:"directive"`          // "server" (in an upstream), "proxy_pass", "fastcgi_pass", …
+	Upstream  string `json:"upstream,omitempty"` // the upstream block, for a server in one
+}
+
+// ProxyCheck is one row of `supctl check-proxy`.
+type ProxyCheck struct {
+	ProxyTarget
+	Process string `json:"process"` // the supervised instance serving it, or meant to; "" when none
+	// Kind is the verdict as a fixed word, for scripts: one of the
+	// Verdict* constants.
+	Kind string `json:"kind"`
+	// Verdict is the contract's phrase: "ok", "not ready (REASON)",
+	// "nobody listening", "held by pid N (PROG), not supervised",
+	// "listens on ADDR instead", "socket not accessible to nginx's user",
+	// "overloaded".
+	Verdict string `json:"verdict"`
+	// Detail names the nearest mismatch or the cause: "unix socket path
+	// differs: /run/api.sock vs /run/app.sock", "www-data cannot write
+	// /run/app.sock (srwxr-xr-x root:root)", "stale socket file …".
+	Detail string `json:"detail"`
+}
+
+// OK reports whether the target is served.
+func (c ProxyCheck) OK() bool { return c.Kind == VerdictOK }
+
+// Verdict kinds (ProxyCheck.Kind).
+const (
+	VerdictOK               = "ok"
+	VerdictNotReady         = "not_ready"
+	VerdictNobodyListening  = "nobody_listening"
+	VerdictHeldElsewhere    = "held_elsewhere"
+	VerdictListensElsewhere = "listens_elsewhere"
+	VerdictNotAccessible    = "not_accessible"
+	VerdictOverloaded       = "overloaded"
+)

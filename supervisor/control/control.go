@@ -8,6 +8,7 @@
 //	POST /reload                      api.ActionRequest (no names: re-read the config) -> 200 []api.Status
 //	POST /wait                        api.ActionRequest (no names: every process not stopped by request)
 //	GET  /why?name=N                  200 api.Why
+//	POST /check-proxy                 api.ProxyCheckRequest -> 200 []api.ProxyCheck
 //	GET  /logs?name=N&n=50&follow=1   200 NDJSON stream of api.LogLine
 //	GET  /events                      200 NDJSON stream of api.Event
 //
@@ -51,6 +52,10 @@ type Backend interface {
 
 	// Why answers the 502 checklist for one process or instance.
 	Why(ctx context.Context, name string) (api.Why, error)
+
+	// CheckProxy checks each target of a proxy's config against what
+	// really listens there: one api.ProxyCheck per target, in order.
+	CheckProxy(ctx context.Context, req api.ProxyCheckRequest) ([]api.ProxyCheck, error)
 
 	// Logs sends the last n lines of name (all instances of a process,
 	// interleaved by time) and, when follow is set, every new line until

@@ -28,6 +28,12 @@ func (s *Supervisor) CheckProxy(ctx context.Context, req api.ProxyCheckRequest) 
 	}
 	if req.User != "" {
 		id, err := probe.LookupIdentity(req.User, req.Group)
+		if err != nil && req.Group != "" {
+			// nginx itself would not start ("user nobody;" names the
+			// group nobody, which Debian lacks): judge by the user's
+			// own group rather than not at all.
+			id, err = probe.LookupIdentity(req.User, "")
+		}
 		v.id, v.idErr = &id, err
 	}
 	out := make([]api.ProxyCheck, 0, len(req.Targets))
@@ -163,15 +169,20 @@ func (v *proxyView) checkOne(t api.ProxyTarget, addr string) api.ProxyCheck {
 		c.Kind, c.Verdict = api.VerdictNotReady, "not ready ("+notReady(st)+")"
 		return c
 	}
+	c.Kind, c.Verdict = api.VerdictNobodyListening, "nobody listening"
+	if network == "unix" {
+		// A file in the way (a stale socket) is the cause, whatever
+		// listens nearby.
+		if c.Detail = socketFileDetail(a); c.Detail != "" {
+			return c
+		}
+	}
 	if k, near := v.nearest(addr); k >= 0 {
 		c.Process = v.sts[k].Name
 		c.Kind, c.Verdict = api.VerdictListensElsewhere, "listens on "+shown(near)+" instead"
 		c.Detail = mismatch(addr, []string{near})
-		return c
-	}
-	c.Kind, c.Verdict = api.VerdictNobodyListening, "nobody listening"
-	if network == "unix" {
-		c.Detail = socketFileDetail(a)
+	} else if network == "unix" {
+		c.Detail = "no socket file at " + a
 	}
 	return c
 }
@@ -227,29 +238,40 @@ func (v *proxyView) configuredFor(addr string) int {
 
 // nearest finds a supervised instance listening on an address close to
 // addr, the likely mistake: a Unix socket in the same directory or with
-// the same file name, a TCP socket on the same port of another address.
-// It returns its index and that address, or -1.
+// the same file name (the longest common prefix wins), a TCP socket on the
+// same port of another address. It returns its index and that address,
+// or -1.
 func (v *proxyView) nearest(addr string) (int, string) {
 	network, a, _ := strings.Cut(addr, ":")
+	best, bestAddr, bestScore := -1, "", -1
 	for k, st := range v.sts {
 		for _, l := range st.Listening {
 			ln, la, _ := strings.Cut(l, ":")
-			if ln != network {
-				continue
-			}
-			if network == "unix" && (filepath.Dir(la) == filepath.Dir(a) || filepath.Base(la) == filepath.Base(a)) {
-				return k, l
-			}
-			if network == "tcp" {
+			score := -1
+			switch {
+			case ln != network:
+			case network == "unix" && (filepath.Dir(la) == filepath.Dir(a) || filepath.Base(la) == filepath.Base(a)):
+				score = commonPrefix(la, a)
+			case network == "tcp":
 				_, lp, _ := net.SplitHostPort(la)
-				_, tp, _ := net.SplitHostPort(a)
-				if lp == tp {
-					return k, l
+				if _, tp, _ := net.SplitHostPort(a); lp == tp {
+					score = 0
 				}
+			}
+			if score > bestScore {
+				best, bestAddr, bestScore = k, l, score
 			}
 		}
 	}
-	return -1, ""
+	return best, bestAddr
+}
+
+func commonPrefix(a, b string) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return n
 }
 
 // mismatch names the nearest difference between a target and what the
@@ -281,8 +303,9 @@ func mismatch(target string, listening []string) string {
 	return ""
 }
 
-// socketFileDetail says what is at the path of a Unix target nobody
-// listens on: a stale socket file, or nothing.
+// socketFileDetail says what is in the way at the path of a Unix target
+// nobody listens on: a stale socket file, or a file that is no socket;
+// "" when there is nothing.
 func socketFileDetail(path string) string {
 	f, err := probe.StatSocket(path)
 	switch {
@@ -292,10 +315,8 @@ func socketFileDetail(path string) string {
 		return fmt.Sprintf("stale socket file %s (%s): nobody listens on it, connections are refused", path, f)
 	case f.Exists && !f.Socket:
 		return fmt.Sprintf("%s is not a socket (%s)", path, f)
-	case !f.Exists:
-		return "no socket file at " + path
 	}
-	return ""
+	return "" // nothing there, or a live socket
 }
 
 // notReady is why st is not ready: its reason, else its state.

@@ -47,6 +47,10 @@ type Options struct {
 	// OnReady, if set, is called from the loop each time a spawn becomes
 	// ready, with the time from spawn to ready. It must be quick.
 	OnReady func(process string, instance int, d time.Duration)
+	// NginxConfig is where `why` reads nginx's config to name the upstreams
+	// that point at a process: a path, "" for what `nginx -T` prints (else
+	// /etc/nginx/nginx.conf), or "off".
+	NginxConfig string
 }
 
 // Supervisor supervises the processes of one config. Create it with New,
@@ -71,6 +75,8 @@ type Supervisor struct {
 
 	inspector *probe.Inspector
 
+	nginxConfig string // Options.NginxConfig
+
 	// Owned by the loop.
 	cfg      *config.Config
 	insts    []*instance
@@ -94,6 +100,7 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 		cfg:       cfg,
 	}
 	s.life, s.end = context.WithCancel(context.Background())
+	s.nginxConfig = opts.NginxConfig
 	if s.out == nil {
 		s.out = output.NewWriter(os.Stderr)
 	}

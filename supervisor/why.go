@@ -54,7 +54,8 @@ func (s *Supervisor) Why(ctx context.Context, name string) (api.Why, error) {
 	for _, a := range facts.expect {
 		w.Holders = append(w.Holders, holder(a, pids))
 	}
-	w.Checks = checklist(w, facts.oneshot)
+	s.diagnose(ctx, &w)
+	w.Checks = append(checklist(w, facts.oneshot), diagnosisChecks(w)...)
 	return w, nil
 }
 
@@ -129,6 +130,8 @@ func checklist(w api.Why, oneshot bool) []api.Check {
 	for _, h := range w.Holders {
 		c := api.Check{Question: "port holder", OK: h.Pid == 0 || h.InTree}
 		switch {
+		case h.Pid == 0 && h.StaleFile:
+			c.OK, c.Answer = false, h.Address+": nobody listens, but a stale socket file is in the way"
 		case h.Pid == 0:
 			c.Answer = h.Address + " is free"
 		case h.InTree:

@@ -38,7 +38,10 @@ type Error struct {
 	File string
 	Line int // 0 when the error is about the file as a whole
 	Msg  string
+	Err  error // the cause, when a file cannot be read
 }
+
+func (e *Error) Unwrap() error { return e.Err }
 
 func (e *Error) Error() string {
 	if e.Line == 0 {
@@ -177,7 +180,7 @@ func (p *parser) file(path string, depth int) ([]*Directive, error) {
 	}
 	b, err := p.src.read(path)
 	if err != nil {
-		return nil, &Error{File: path, Msg: "cannot read: " + err.Error()}
+		return nil, &Error{File: path, Msg: "cannot read: " + err.Error(), Err: err}
 	}
 	if !p.seen[path] {
 		p.seen[path] = true
@@ -246,7 +249,7 @@ func (p *parser) include(d *Directive, depth int) ([]*Directive, error) {
 			var e *Error
 			if errors.As(err, &e) && e.Line == 0 && e.File == path {
 				// The file itself cannot be read: say where it is included.
-				return out, &Error{File: d.File, Line: d.Line, Msg: fmt.Sprintf("include %s: %s", path, e.Msg)}
+				return out, &Error{File: d.File, Line: d.Line, Msg: fmt.Sprintf("include %s: %s", path, e.Msg), Err: e.Err}
 			}
 			return out, err
 		}

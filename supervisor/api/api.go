@@ -189,6 +189,37 @@ type Why struct {
 	LastLines []LogLine `json:"last_lines"` // last output lines before the last exit (or recent ones)
 	Probe     string    `json:"probe"`      // last readiness / health probe result
 	Checks    []Check   `json:"checks"`     // the checklist, in order
+
+	Connects    []Connect    `json:"connects"`        // a connect from supd to each configured address
+	UnixSockets []UnixSocket `json:"unix_sockets"`    // the file at each configured Unix socket path
+	Upstreams   []ProxyCheck `json:"upstreams"`       // nginx's targets served by (or meant for) this process
+	Nginx       string       `json:"nginx,omitempty"` // where nginx's config was read, or why it could not be
+}
+
+// Connect is one connection attempt from supd to a configured address.
+type Connect struct {
+	Address  string  `json:"address"` // "tcp:127.0.0.1:3000"
+	Accepted bool    `json:"accepted"`
+	Ms       float64 `json:"ms"` // until accepted or failed
+	// Result: "accepted in 0.3 ms", "refused", "no answer within 1s" (a
+	// full TCP accept queue, or a firewall that drops), "accept queue
+	// full" (Unix), "permission denied", "no such socket file".
+	Result string `json:"result"`
+}
+
+// UnixSocket is the file at a configured Unix socket path.
+type UnixSocket struct {
+	Path   string `json:"path"`
+	Exists bool   `json:"exists"`
+	Mode   string `json:"mode"`  // "srwxrwx---"
+	Owner  string `json:"owner"` // user name
+	Group  string `json:"group"` // group name
+	// Stale: a socket file nobody listens on; connects are refused.
+	Stale bool `json:"stale"`
+	// ProxyAccess says why nginx's user cannot connect ("www-data cannot
+	// write /run/app.sock (srwxr-xr-x root:root)"); "" when it can or
+	// nginx's config is not known.
+	ProxyAccess string `json:"proxy_access"`
 }
 
 // Holder says who holds an address.
@@ -197,6 +228,9 @@ type Holder struct {
 	Pid     int    `json:"pid"`     // 0 = nobody
 	Command string `json:"command"` // comm of that pid
 	InTree  bool   `json:"in_tree"` // part of this process's tree
+	// StaleFile: nobody holds this Unix address, but a socket file is in
+	// the way (a connect is refused; a bind fails until it is removed).
+	StaleFile bool `json:"stale_file,omitempty"`
 }
 
 // Check is one line of the checklist.

@@ -328,7 +328,7 @@ process "marker" {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	labels := fmt.Sprintf(`{instance="0",listen="tcp:%s",process="api"}`, addr)
-	if !regexp.MustCompile(`(?m)^sup_listen_queue_length` + regexp.QuoteMeta(labels) + ` [89]$`).Match(body) ||
+	if !regexp.MustCompile(`(?m)^sup_listen_queue_length`+regexp.QuoteMeta(labels)+` [89]$`).Match(body) ||
 		!strings.Contains(string(body), "sup_listen_queue_backlog"+labels+" 8\n") {
 		t.Errorf("metrics lack the queue of %s:\n%s", addr, grep(string(body), "sup_listen_queue"))
 	}

@@ -38,6 +38,8 @@ type options struct {
 	logFormat string
 	logLevel  string
 	paths     []string
+	// nginxConfig is Options.NginxConfig of the supervisor.
+	nginxConfig string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -47,8 +49,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.check, "check", false, "validate the config, print the resolved processes, and exit (0 valid, 1 invalid)")
 	fs.StringVar(&o.logFormat, "log-format", "auto", "log format: json, console, or auto (console on a TTY)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&o.nginxConfig, "nginx-config", "", "nginx's config `PATH`, for the upstreams `supctl why` names (default: what 'nginx -T' prints, else /etc/nginx/nginx.conf; \"off\": none)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: supd [--check] [--log-format json|console|auto] [--log-level LEVEL] [PATH...]")
+		fmt.Fprintln(stderr, "usage: supd [--check] [--log-format json|console|auto] [--log-level LEVEL] [--nginx-config PATH] [PATH...]")
 		fmt.Fprintln(stderr, "PATH is an HCL process file or a directory of *.hcl files; default ./sup.hcl")
 		fs.PrintDefaults()
 	}
@@ -100,7 +103,7 @@ func Main(args []string, stdout, stderr *os.File) int {
 	for _, w := range cfg.Inactive() {
 		log.Warn().Msg(w)
 	}
-	return run(cfg, load, log, out)
+	return run(cfg, load, o.nginxConfig, log, out)
 }
 
 func newLogger(o options, out *output.Writer, stderr *os.File) zerolog.Logger {
@@ -114,7 +117,7 @@ func newLogger(o options, out *output.Writer, stderr *os.File) zerolog.Logger {
 }
 
 // run supervises cfg until a stop signal or a critical process ends.
-func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Logger, out *output.Writer) int {
+func run(cfg *config.Config, load func() (*config.Config, error), nginxConfig string, log zerolog.Logger, out *output.Writer) int {
 	if err := closeOnExecInherited(); err != nil {
 		log.Warn().Err(err).Msg("fds supd inherited may leak into its children")
 	}
@@ -133,9 +136,10 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 	var ep *endpoint
 	sup := supervisor.New(cfg, supervisor.Options{
 		Log: log, Output: out, Reload: load,
-		Notify:    func(s supervisor.Summary) { notifier.summary(s); release.summary(s) },
-		Reloading: func(begin bool) { notifier.reload(begin); release.reloaded(begin) },
-		OnReady:   func(process string, instance int, d time.Duration) { ep.observeReady(process, instance, d) },
+		Notify:      func(s supervisor.Summary) { notifier.summary(s); release.summary(s) },
+		Reloading:   func(begin bool) { notifier.reload(begin); release.reloaded(begin) },
+		OnReady:     func(process string, instance int, d time.Duration) { ep.observeReady(process, instance, d) },
+		NginxConfig: nginxConfig,
 	})
 
 	ctx, stop := context.WithCancel(context.Background())

@@ -357,3 +357,71 @@ func grep(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// why on a Unix socket: its mode and owner, that nginx's user cannot
+// connect, the upstream of nginx's config that points at it, a connect
+// from supd; and a stale socket file in the way of a process that has not
+// bound yet (it used to say the path "is free").
+func TestWhyUnixSocket(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: checks a socket's access for nginx's user nobody")
+	}
+	socks := publicDir(t)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "nginx.conf")
+	writeFiles(t, dir, map[string]string{"nginx.conf": fmt.Sprintf(
+		"user nobody;\nevents {}\nhttp {\n  server {\n    location / { proxy_pass http://unix:%s/app.sock:/; }\n  }\n}\n", socks)})
+	stale, err := net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(socks, "gone.sock"), Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale.SetUnlinkOnClose(false)
+	stale.Close()
+	s := startSupdWith(t, supdOptions{args: []string{"--nginx-config", conf}}, fmt.Sprintf(`
+process "app" {
+  command = ["{{app}}", "--listen", "unix:%[1]s/app.sock"]
+  ready { unix = "%[1]s/app.sock" }
+}
+process "gone" {
+  command = ["{{app}}", "--delay", "1h", "--listen", "unix:%[1]s/gone.sock"]
+  ready {
+    unix    = "%[1]s/gone.sock"
+    timeout = "1h"
+  }
+}`, socks))
+	s.waitReady("app")
+	os.Chmod(filepath.Join(socks, "app.sock"), 0o755)
+	why, code := s.ctl("why", "app")
+	path := socks + "/app.sock"
+	for _, want := range []string{
+		"✓ connect         unix:" + path + ": accepted in ",
+		"✗ unix socket     " + path + ": srwxr-xr-x root:root; nobody cannot write " + path + " (srwxr-xr-x root:root)",
+		"✗ proxy upstream  " + conf + ":5 proxy_pass unix:" + path + ": socket not accessible to nginx's user",
+	} {
+		if !strings.Contains(why, want) || code != 0 {
+			t.Errorf("why app (exit %d) lacks %q:\n%s", code, want, why)
+		}
+	}
+	out, _ := s.ctl("why", "--json", "app")
+	var w api.Why
+	if err := json.Unmarshal([]byte(out[:strings.LastIndex(out, "}")+1]), &w); err != nil {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	if len(w.UnixSockets) != 1 || w.UnixSockets[0].Mode != "srwxr-xr-x" || w.UnixSockets[0].Owner != "root" ||
+		len(w.Upstreams) != 1 || w.Upstreams[0].Kind != api.VerdictNotAccessible || w.Nginx != conf || len(w.Connects) != 1 || !w.Connects[0].Accepted {
+		t.Errorf("why --json: sockets %+v upstreams %+v nginx %q connects %+v", w.UnixSockets, w.Upstreams, w.Nginx, w.Connects)
+	}
+
+	gone := socks + "/gone.sock"
+	why, code = s.ctl("why", "gone")
+	for _, want := range []string{
+		"✗ port holder     unix:" + gone + ": nobody listens, but a stale socket file is in the way",
+		"✗ connect         unix:" + gone + ": refused",
+		"✗ unix socket     " + gone + " (srwx",
+		"is a stale socket file: nobody listens on it, connections are refused",
+	} {
+		if !strings.Contains(why, want) || code != 1 {
+			t.Errorf("why gone (exit %d) lacks %q:\n%s", code, want, why)
+		}
+	}
+}

@@ -53,8 +53,8 @@ func FullQueues() ([]Queue, error) {
 	defer socks.Close()
 	var full []Queue
 	err := socks.tcp(0, func(l listener) {
-		if q := l.queue(); q.Full() {
-			full = append(full, q)
+		if l.backlog > 0 && l.queued >= l.backlog { // Queue.Full, before allocating the address
+			full = append(full, l.queue())
 		}
 	})
 	if err != nil {

@@ -106,16 +106,10 @@ func (l *lexer) quoted(q byte) (token, error) {
 	l.pos++
 	var s []byte
 	for l.pos < len(l.src) {
-		c := l.src[l.pos]
-		l.pos++
-		switch c {
-		case '\n':
-			l.line++
+		switch c := l.take(); c {
 		case '\\':
 			if l.pos < len(l.src) {
-				e := l.src[l.pos]
-				l.pos++
-				switch e {
+				switch e := l.take(); e {
 				case '"', '\'', '\\':
 					s = append(s, e)
 				case 'n':
@@ -127,11 +121,9 @@ func (l *lexer) quoted(q byte) (token, error) {
 				default:
 					s = append(s, '\\', e)
 				}
-				if e == '\n' {
-					l.line++
-				}
 				continue
 			}
+			s = append(s, c)
 		case q:
 			if l.pos < len(l.src) {
 				switch l.src[l.pos] {
@@ -141,10 +133,21 @@ func (l *lexer) quoted(q byte) (token, error) {
 				}
 			}
 			return token{kind: tokWord, text: string(s), line: line, quoted: true}, nil
+		default:
+			s = append(s, c)
 		}
-		s = append(s, c)
 	}
 	return token{}, l.errorf(line, "unexpected end of file in a string opened here")
+}
+
+// take returns the next byte and moves past it, counting lines.
+func (l *lexer) take() byte {
+	c := l.src[l.pos]
+	l.pos++
+	if c == '\n' {
+		l.line++
+	}
+	return c
 }
 
 // skipBlock skips a block whose '{' was just read, counting braces outside
@@ -154,11 +157,7 @@ func (l *lexer) skipBlock() error {
 	start := l.line
 	depth := 1
 	for l.pos < len(l.src) {
-		c := l.src[l.pos]
-		l.pos++
-		switch c {
-		case '\n':
-			l.line++
+		switch c := l.take(); c {
 		case '{':
 			depth++
 		case '}':

@@ -78,41 +78,17 @@ func TestCheckProxyVerdicts(t *testing.T) {
 	p := suptest.FreePorts(t, 7)
 	okPort, v6Port, slowPort, nonePort, foreignPort, wantPort, gotPort := p[0], p[1], p[2], p[3], p[4], p[5], p[6]
 	socks := publicDir(t)
-	s := startSupd(t, fmt.Sprintf(`
-process "web" {
-  command = ["{{app}}", "--listen", "tcp:127.0.0.1:%[1]d"]
-  ready { tcp = "127.0.0.1:%[1]d" }
-}
-process "v6" {
-  command = ["{{app}}", "--listen", "tcp:[::1]:%[2]d"]
-  ready { tcp = "[::1]:%[2]d" }
-}
-process "slow" {
-  command = ["{{app}}", "--delay", "1h", "--listen", "tcp:127.0.0.1:%[3]d"]
-  ready {
-    tcp     = "127.0.0.1:%[3]d"
-    timeout = "1h"
-  }
-}
-process "wrong" {
-  command = ["{{app}}", "--listen", "tcp:127.0.0.1:%[5]d"]
-  ready {
-    tcp     = "127.0.0.1:%[4]d"
-    timeout = "1h"
-  }
-}
-process "app" {
-  command = ["{{app}}", "--listen", "unix:%[6]s/app.sock"]
-  ready { unix = "%[6]s/app.sock" }
-}
-process "priv" {
-  command = ["{{app}}", "--listen", "unix:%[6]s/priv.sock"]
-  ready { unix = "%[6]s/priv.sock" }
-}
-process "www" {
-  command = ["{{app}}", "--listen", "unix:%[6]s/www.sock"]
-  ready { unix = "%[6]s/www.sock" }
-}`, okPort, v6Port, slowPort, wantPort, gotPort, socks))
+	tcp := func(port int) string { return fmt.Sprintf("tcp:127.0.0.1:%d", port) }
+	unix := func(name string) string { return "unix:" + filepath.Join(socks, name) }
+	s := startSupd(t, strings.Join([]string{
+		listenerProcess("web", tcp(okPort), tcp(okPort)),
+		listenerProcess("v6", fmt.Sprintf("tcp:[::1]:%d", v6Port), fmt.Sprintf("tcp:[::1]:%d", v6Port)),
+		listenerProcess("slow", tcp(slowPort), tcp(slowPort), "--delay", "1h"),
+		listenerProcess("wrong", tcp(gotPort), tcp(wantPort)),
+		listenerProcess("app", unix("app.sock"), unix("app.sock")),
+		listenerProcess("priv", unix("priv.sock"), unix("priv.sock")),
+		listenerProcess("www", unix("www.sock"), unix("www.sock")),
+	}, "\n"))
 	for _, name := range []string{"web", "v6", "app", "priv", "www"} {
 		s.waitReady(name)
 	}
@@ -226,6 +202,21 @@ server {
 	if want := filepath.Join(dir, "conf.d/broken.conf") + ":4: unexpected \"}\""; code != 1 || !strings.Contains(out, want) || strings.Contains(out, "panic") {
 		t.Errorf("check-proxy on a broken config: exit %d, want 1 and %q:\n%s", code, want, out)
 	}
+}
+
+// listenerProcess renders a testapp process that listens on listen
+// ("tcp:HOST:PORT", "unix:PATH"), with more testapp args, and whose ready
+// block waits up to an hour for ready (same form).
+func listenerProcess(name, listen, ready string, args ...string) string {
+	argv := append([]string{"{{app}}", "--listen", listen}, args...)
+	network, addr, _ := strings.Cut(ready, ":")
+	return fmt.Sprintf(`process %q {
+  command = ["%s"]
+  ready {
+    %s = %q
+    timeout = "1h"
+  }
+}`, name, strings.Join(argv, `", "`), network, addr)
 }
 
 // comm is the command name of pid.
@@ -377,18 +368,9 @@ func TestWhyUnixSocket(t *testing.T) {
 	}
 	stale.SetUnlinkOnClose(false)
 	stale.Close()
-	s := startSupdWith(t, supdOptions{args: []string{"--nginx-config", conf}}, fmt.Sprintf(`
-process "app" {
-  command = ["{{app}}", "--listen", "unix:%[1]s/app.sock"]
-  ready { unix = "%[1]s/app.sock" }
-}
-process "gone" {
-  command = ["{{app}}", "--delay", "1h", "--listen", "unix:%[1]s/gone.sock"]
-  ready {
-    unix    = "%[1]s/gone.sock"
-    timeout = "1h"
-  }
-}`, socks))
+	app, gone := filepath.Join(socks, "app.sock"), filepath.Join(socks, "gone.sock")
+	s := startSupdWith(t, supdOptions{args: []string{"--nginx-config", conf}}, listenerProcess("app", "unix:"+app, "unix:"+app)+"\n"+
+		listenerProcess("gone", "unix:"+gone, "unix:"+gone, "--delay", "1h"))
 	s.waitReady("app")
 	os.Chmod(filepath.Join(socks, "app.sock"), 0o755)
 	why, code := s.ctl("why", "app")
@@ -412,7 +394,6 @@ process "gone" {
 		t.Errorf("why --json: sockets %+v upstreams %+v nginx %q connects %+v", w.UnixSockets, w.Upstreams, w.Nginx, w.Connects)
 	}
 
-	gone := socks + "/gone.sock"
 	why, code = s.ctl("why", "gone")
 	for _, want := range []string{
 		"✗ port holder     unix:" + gone + ": nobody listens, but a stale socket file is in the way",

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/sup-sh/sup/probe"
@@ -23,10 +24,13 @@ func acceptQueue(qs []probe.Queue) []api.ListenQueue {
 // namespace is full and no warning is standing costs two sock_diag dumps
 // (probe.FullQueues) and no /proc reading, whatever the number of
 // processes; only when a queue is full are the instances inspected to find
-// whose it is. It runs in the caller's goroutine and returns when ctx is
+// whose it is, and a full queue found to be no instance's (another
+// program's) is not inspected again while the set of full queues stays
+// the same. It runs in the caller's goroutine and returns when ctx is
 // done; the warnings it sent are not cleared then.
 func (s *Supervisor) WatchQueues(ctx context.Context, interval time.Duration) {
 	warned := make(map[string]string) // instance name -> standing warning
+	var known []string                // full queues that the last inspection found to be no instance's
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -40,7 +44,14 @@ func (s *Supervisor) WatchQueues(ctx context.Context, interval time.Duration) {
 			s.log.Debug().Err(err).Msg("accept queues cannot be read")
 			continue
 		}
-		if len(full) == 0 && len(warned) == 0 {
+		listens := make([]string, len(full))
+		for i, q := range full {
+			listens[i] = q.Listen
+		}
+		slices.Sort(listens)
+		// Nothing full, or only the queues of other programs already
+		// looked at: no inspection, whatever the number of processes.
+		if len(warned) == 0 && slices.Equal(listens, known) {
 			continue
 		}
 		sts, err := s.Status(ctx, nil)
@@ -48,6 +59,10 @@ func (s *Supervisor) WatchQueues(ctx context.Context, interval time.Duration) {
 			continue // shutting down, or ctx done
 		}
 		s.publishWarnings(sts, warned)
+		known = nil
+		if len(warned) == 0 {
+			known = listens
+		}
 	}
 }
 

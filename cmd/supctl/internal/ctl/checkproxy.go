@@ -76,7 +76,11 @@ func (c *CheckProxyCommand) Run(ctx context.Context, args []string) error {
 //	unix:/run/api.sock  /etc/nginx/conf.d/app.conf:5        app      listens on unix:/run/app.sock instead
 //	  ↳ unix socket path differs: /run/api.sock vs /run/app.sock
 func writeCheckProxy(w io.Writer, from string, files int, user string, rows []api.ProxyCheck) error {
-	if _, err := fmt.Fprintf(w, "nginx config: %s (%d files), workers run as %s\n", from, files, user); err != nil {
+	plural := "s"
+	if files == 1 {
+		plural = ""
+	}
+	if _, err := fmt.Fprintf(w, "nginx config: %s (%d file%s), workers run as %s\n", from, files, plural, user); err != nil {
 		return err
 	}
 	if len(rows) == 0 {

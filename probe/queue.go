@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+
+	"golang.org/x/sys/unix"
 )
 
 // Queue is the accept queue of one listening socket: the connections the
@@ -69,4 +71,36 @@ func FullQueues() ([]Queue, error) {
 		return full, fmt.Errorf("accept queues: %w", err)
 	}
 	return full, nil
+}
+
+// SocketQueues returns the accept queue of each listening socket among
+// fds, open in this process (the sockets supd holds for its processes),
+// in the order of fds; a fd that is no listening socket is left out. It
+// costs one sock_diag dump per kind, however many fds.
+func SocketQueues(fds []int) ([]Queue, error) {
+	inodes := make(map[uint64]bool, len(fds))
+	order := make([]uint64, 0, len(fds))
+	for _, fd := range fds {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			return nil, fmt.Errorf("accept queue of fd %d: %w", fd, err)
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFSOCK && !inodes[st.Ino] {
+			inodes[st.Ino] = true
+			order = append(order, st.Ino)
+		}
+	}
+	socks := openSockTable()
+	defer socks.Close()
+	found, err := socks.resolve(inodes)
+	if err != nil {
+		return nil, fmt.Errorf("accept queues: %w", err)
+	}
+	out := []Queue{}
+	for _, ino := range order {
+		if l, ok := found[ino]; ok {
+			out = append(out, l.queue())
+		}
+	}
+	return out, nil
 }

@@ -133,3 +133,35 @@ func TestQueueFull(t *testing.T) {
 		}
 	}
 }
+
+// SocketQueues reads the queues of sockets held by this process, by fd:
+// how supd reports the sockets it holds for a process that has no
+// instance running.
+func TestSocketQueues(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	f, err := l.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	path := filepath.Join(t.TempDir(), "u.sock")
+	u, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	uf, err := u.(*net.UnixListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uf.Close()
+	qs, err := SocketQueues([]int{int(uf.Fd()), int(f.Fd()), int(os.Stdin.Fd())})
+	want := []Queue{{Listen: "unix:" + path}, {Listen: "tcp:" + l.Addr().String()}}
+	if err != nil || len(qs) != 2 || qs[0].Listen != want[0].Listen || qs[1].Listen != want[1].Listen || qs[1].Backlog == 0 {
+		t.Errorf("SocketQueues = %+v, %v; want %+v with backlogs", qs, err, want)
+	}
+}

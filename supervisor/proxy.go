@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -150,6 +151,12 @@ func (v *proxyView) checkOne(t api.ProxyTarget, addr string) api.ProxyCheck {
 		if k, ok := v.owner[h.Pid]; ok {
 			return v.served(c, k, h, addr)
 		}
+	}
+	if slices.ContainsFunc(holders, func(h probe.Holder) bool { return h.Pid == os.Getpid() }) {
+		// A socket supd holds for a process (socket blocks) while no
+		// instance has it: connections wait in its queue.
+		c.Kind, c.Verdict = api.VerdictNotReady, "not ready (supd holds the socket, no instance is taking connections: they wait in its queue)"
+		return c
 	}
 	if len(holders) > 0 {
 		h := holders[0]

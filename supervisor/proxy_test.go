@@ -35,7 +35,7 @@ func TestNearest(t *testing.T) {
 		{Name: "d", Listening: []string{"tcp:[::1]:4000"}},
 	}}
 	for _, tc := range []struct{ target, name, addr string }{
-		{"unix:/run/api.sock", "c", "unix:/run/app.sock"},  // same directory, longest common prefix
+		{"unix:/run/api.sock", "c", "unix:/run/app.sock"},   // same directory, longest common prefix
 		{"unix:/srv/x.sock", "a", "unix:/run/other/x.sock"}, // same file name
 		{"unix:/srv/y.sock", "", ""},
 		{"tcp:127.0.0.1:4000", "d", "tcp:[::1]:4000"}, // same port

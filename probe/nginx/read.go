@@ -27,7 +27,7 @@ func Read(ctx context.Context, path string) (c *Config, from string, err error) 
 	if bin, err := exec.LookPath("nginx"); err == nil {
 		ctx, cancel := context.WithTimeout(ctx, dumpTimeout)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, bin, "-T", "-q")
+		cmd := exec.CommandContext(ctx, bin, "-T")
 		var stdout bytes.Buffer
 		cmd.Stdout = &stdout
 		if cmd.Run() == nil {

@@ -181,6 +181,9 @@ func (v *proxyView) checkOne(t api.ProxyTarget, addr string) api.ProxyCheck {
 		// A file in the way (a stale socket) is the cause, whatever
 		// listens nearby.
 		if c.Detail = socketFileDetail(a); c.Detail != "" {
+			if why := v.access(a); why != "" {
+				c.Detail += "; and " + why // what nginx reports first: 13, not 111
+			}
 			return c
 		}
 	}

@@ -1,6 +1,7 @@
 package nginx
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -176,5 +177,33 @@ func TestLexer(t *testing.T) {
 	want := []string{`1:"a"`, `1:"b c"`, `1:"d'e"`, `1:"f\\ g"`, `1:"${h}i"`, `1:"x\"y"`, `2:"k"`, `2:""`}
 	if !slices.Equal(got, want) {
 		t.Errorf("tokens %v\nwant   %v", got, want)
+	}
+}
+
+// Read with no path runs `nginx -T` (here a script in $PATH printing a
+// dump) and parses its output; when nginx fails, it reads DefaultPath.
+func TestReadRunsNginxT(t *testing.T) {
+	dir := t.TempDir()
+	dump := filepath.Join(dir, "dump")
+	os.WriteFile(dump, []byte("# configuration file /etc/nginx/nginx.conf:\nevents {}\nhttp {\n  include /etc/nginx/conf.d/*.conf;\n}\n\n"+
+		"# configuration file /etc/nginx/conf.d/a.conf:\nserver { location / { proxy_pass http://127.0.0.1:3000; } }\n\n"), 0o644)
+	script := filepath.Join(dir, "nginx")
+	os.WriteFile(script, []byte("#!/bin/sh\n[ \"$1\" = -T ] || exit 2\n/bin/cat "+dump+"\n"), 0o755)
+	t.Setenv("PATH", dir)
+	c, from, err := Read(context.Background(), "")
+	if err != nil || from != "nginx -T" {
+		t.Fatalf("Read = %v, %q", err, from)
+	}
+	if got := targetLines(c); len(got) != 1 || got[0] != "proxy_pass  127.0.0.1:3000 /etc/nginx/conf.d/a.conf:1" {
+		t.Errorf("targets %q", got)
+	}
+
+	os.WriteFile(script, []byte("#!/bin/sh\necho 'nginx: [emerg] unexpected \"}\"' >&2\nexit 1\n"), 0o755)
+	if _, err := os.Stat(DefaultPath); err == nil {
+		t.Skip(DefaultPath + " exists here: the fallback would read it")
+	}
+	_, from, err = Read(context.Background(), "")
+	if from != DefaultPath || !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Read with a failing nginx = %v, %q; want %s not found", err, from, DefaultPath)
 	}
 }

@@ -8,8 +8,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -403,6 +405,98 @@ func TestWhyUnixSocket(t *testing.T) {
 	} {
 		if !strings.Contains(why, want) || code != 1 {
 			t.Errorf("why gone (exit %d) lacks %q:\n%s", code, want, why)
+		}
+	}
+}
+
+// check-proxy against real nginx: what it predicts is what nginx does. A
+// socket nginx's user may not write gets nginx's 502 with "13: Permission
+// denied"; a stale socket file gets a 502 with "111: Connection refused";
+// a socket nginx's user may write is served.
+func TestCheckProxyAgreesWithNginx(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: nginx's workers run as nobody")
+	}
+	nginx, err := exec.LookPath("nginx")
+	if err != nil {
+		if _, serr := os.Stat("/usr/sbin/nginx"); serr != nil {
+			t.Skip("nginx is not installed (make test installs it)")
+		}
+		nginx = "/usr/sbin/nginx"
+	}
+	socks := publicDir(t)
+	stale, err := net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(socks, "stale.sock"), Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale.SetUnlinkOnClose(false)
+	stale.Close()
+	os.Chmod(filepath.Join(socks, "stale.sock"), 0o777) // else nginx's user gets 13 before 111
+	proxyPort := suptest.FreePorts(t, 1)[0]
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "nginx.conf")
+	writeFiles(t, dir, map[string]string{"nginx.conf": fmt.Sprintf(`daemon off;
+user nobody nogroup;
+pid %[1]s/nginx.pid;
+error_log stderr;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path %[1]s/body;
+  proxy_temp_path %[1]s/proxy;
+  fastcgi_temp_path %[1]s/fastcgi;
+  uwsgi_temp_path %[1]s/uwsgi;
+  scgi_temp_path %[1]s/scgi;
+  server {
+    listen 127.0.0.1:%[2]d;
+    location /priv/  { proxy_pass http://unix:%[3]s/priv.sock:/; }
+    location /www/   { proxy_pass http://unix:%[3]s/www.sock:/; }
+    location /stale/ { proxy_pass http://unix:%[3]s/stale.sock:/; }
+  }
+}
+`, dir, proxyPort, socks)})
+	priv, www := "unix:"+filepath.Join(socks, "priv.sock"), "unix:"+filepath.Join(socks, "www.sock")
+	s := startSupd(t, listenerProcess("priv", priv, priv)+"\n"+listenerProcess("www", www, www)+fmt.Sprintf(`
+process "nginx" {
+  command    = [%q, "-c", %q, "-p", %q, "-e", "stderr"]
+  depends_on = ["priv", "www"]
+  ready { tcp = "127.0.0.1:%d" }
+  stop { signal = "SIGQUIT" }
+}`, nginx, conf, dir, proxyPort))
+	if out, code := s.ctl("wait", "--timeout", "30s"); code != 0 {
+		t.Fatalf("supctl wait: exit %d: %s", code, out)
+	}
+	os.Chmod(filepath.Join(socks, "priv.sock"), 0o755)
+	os.Chmod(filepath.Join(socks, "www.sock"), 0o777)
+
+	out, code := s.ctl("check-proxy", "--json", conf)
+	var rows []api.ProxyCheck
+	if err := json.Unmarshal([]byte(out[:strings.LastIndex(out, "]")+1]), &rows); err != nil || code != 1 || len(rows) != 3 {
+		t.Fatalf("check-proxy: exit %d, %v:\n%s", code, err, out)
+	}
+	for _, tc := range []struct {
+		path, kind string
+		status     int
+		nginxLog   string
+	}{
+		{"/priv/", api.VerdictNotAccessible, http.StatusBadGateway, "(13: Permission denied)"},
+		{"/www/", api.VerdictOK, http.StatusOK, ""},
+		{"/stale/", api.VerdictNobodyListening, http.StatusBadGateway, "(111: Connection refused)"},
+	} {
+		i := slices.IndexFunc(rows, func(r api.ProxyCheck) bool { return r.Where == lineOf(t, conf, "location "+tc.path+" ") })
+		if i < 0 || rows[i].Kind != tc.kind {
+			t.Errorf("%s: check-proxy says %+v, want %s", tc.path, rows, tc.kind)
+		}
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", proxyPort, tc.path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s: nginx answered %d, want %d", tc.path, resp.StatusCode, tc.status)
+		}
+		if tc.nginxLog != "" {
+			eventually(t, 5*time.Second, "in nginx's error log: "+tc.nginxLog, func() bool { return strings.Contains(s.out.String(), tc.nginxLog) })
 		}
 	}
 }

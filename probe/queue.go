@@ -75,31 +75,41 @@ func FullQueues() ([]Queue, error) {
 
 // SocketQueues returns the accept queue of each listening socket among
 // fds, open in this process (the sockets supd holds for its processes),
-// in the order of fds; a fd that is no listening socket is left out. It
-// costs one sock_diag dump per kind, however many fds.
+// in the order of fds; a fd that is no listening socket is left out.
 func SocketQueues(fds []int) ([]Queue, error) {
-	inodes := make(map[uint64]bool, len(fds))
-	order := make([]uint64, 0, len(fds))
+	inodes := make([]uint64, 0, len(fds))
 	for _, fd := range fds {
 		var st unix.Stat_t
 		if err := unix.Fstat(fd, &st); err != nil {
 			return nil, fmt.Errorf("accept queue of fd %d: %w", fd, err)
 		}
-		if st.Mode&unix.S_IFMT == unix.S_IFSOCK && !inodes[st.Ino] {
-			inodes[st.Ino] = true
-			order = append(order, st.Ino)
+		if st.Mode&unix.S_IFMT == unix.S_IFSOCK {
+			inodes = append(inodes, st.Ino)
 		}
+	}
+	return QueuesOf(inodes)
+}
+
+// QueuesOf returns the accept queue of each listening socket among the
+// socket inodes, in their order, once each; an inode that is no listening
+// socket is left out. It costs one sock_diag dump per kind, however many
+// inodes.
+func QueuesOf(inodes []uint64) ([]Queue, error) {
+	set := make(map[uint64]bool, len(inodes))
+	for _, ino := range inodes {
+		set[ino] = true
 	}
 	socks := openSockTable()
 	defer socks.Close()
-	found, err := socks.resolve(inodes)
+	found, err := socks.resolve(set)
 	if err != nil {
 		return nil, fmt.Errorf("accept queues: %w", err)
 	}
 	out := []Queue{}
-	for _, ino := range order {
-		if l, ok := found[ino]; ok {
+	for _, ino := range inodes {
+		if l, ok := found[ino]; ok && set[ino] {
 			out = append(out, l.queue())
+			set[ino] = false
 		}
 	}
 	return out, nil

@@ -159,7 +159,7 @@ func TestSocketQueues(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer uf.Close()
-	qs, err := SocketQueues([]int{int(uf.Fd()), int(f.Fd()), int(os.Stdin.Fd())})
+	qs, err := SocketQueues([]int{int(uf.Fd()), int(f.Fd()), int(uf.Fd()), int(os.Stdin.Fd())})
 	want := []Queue{{Listen: "unix:" + path}, {Listen: "tcp:" + l.Addr().String()}}
 	if err != nil || len(qs) != 2 || qs[0].Listen != want[0].Listen || qs[1].Listen != want[1].Listen || qs[1].Backlog == 0 {
 		t.Errorf("SocketQueues = %+v, %v; want %+v with backlogs", qs, err, want)

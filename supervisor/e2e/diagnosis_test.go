@@ -221,6 +221,16 @@ func listenerProcess(name, listen, ready string, args ...string) string {
 }`, name, strings.Join(argv, `", "`), network, addr)
 }
 
+// tempPaths are the http-level directives that put nginx's temporary
+// files under dir.
+func tempPaths(dir string) string {
+	var b strings.Builder
+	for _, kind := range []string{"client_body", "proxy", "fastcgi", "uwsgi", "scgi"} {
+		fmt.Fprintf(&b, "  %s_temp_path %s/%s;\n", kind, dir, kind)
+	}
+	return b.String()
+}
+
 // comm is the command name of pid.
 func comm(t *testing.T, pid int) string {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
@@ -442,19 +452,14 @@ error_log stderr;
 events { worker_connections 64; }
 http {
   access_log off;
-  client_body_temp_path %[1]s/body;
-  proxy_temp_path %[1]s/proxy;
-  fastcgi_temp_path %[1]s/fastcgi;
-  uwsgi_temp_path %[1]s/uwsgi;
-  scgi_temp_path %[1]s/scgi;
-  server {
+%[4]s  server {
     listen 127.0.0.1:%[2]d;
     location /priv/  { proxy_pass http://unix:%[3]s/priv.sock:/; }
     location /www/   { proxy_pass http://unix:%[3]s/www.sock:/; }
     location /stale/ { proxy_pass http://unix:%[3]s/stale.sock:/; }
   }
 }
-`, dir, proxyPort, socks)})
+`, dir, proxyPort, socks, tempPaths(dir))})
 	priv, www := "unix:"+filepath.Join(socks, "priv.sock"), "unix:"+filepath.Join(socks, "www.sock")
 	s := startSupd(t, listenerProcess("priv", priv, priv)+"\n"+listenerProcess("www", www, www)+fmt.Sprintf(`
 process "nginx" {

@@ -422,7 +422,9 @@ func TestWhyUnixSocket(t *testing.T) {
 // check-proxy against real nginx: what it predicts is what nginx does. A
 // socket nginx's user may not write gets nginx's 502 with "13: Permission
 // denied"; a stale socket file gets a 502 with "111: Connection refused";
-// a socket nginx's user may write is served.
+// a Unix socket whose accept queue is full (backlog 8, 20 clients waiting)
+// gets a 502 with "11: Resource temporarily unavailable", and supd's
+// warning names it; a socket nginx's user may write is served.
 func TestCheckProxyAgreesWithNginx(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: nginx's workers run as nobody")
@@ -457,14 +459,16 @@ http {
     location /priv/  { proxy_pass http://unix:%[3]s/priv.sock:/; }
     location /www/   { proxy_pass http://unix:%[3]s/www.sock:/; }
     location /stale/ { proxy_pass http://unix:%[3]s/stale.sock:/; }
+    location /busy/  { proxy_pass http://unix:%[3]s/busy.sock:/; }
   }
 }
 `, dir, proxyPort, socks, tempPaths(dir))})
-	priv, www := "unix:"+filepath.Join(socks, "priv.sock"), "unix:"+filepath.Join(socks, "www.sock")
-	s := startSupd(t, listenerProcess("priv", priv, priv)+"\n"+listenerProcess("www", www, www)+fmt.Sprintf(`
+	priv, www, busy := "unix:"+filepath.Join(socks, "priv.sock"), "unix:"+filepath.Join(socks, "www.sock"), "unix:"+filepath.Join(socks, "busy.sock")
+	s := startSupd(t, listenerProcess("priv", priv, priv)+"\n"+listenerProcess("www", www, www)+"\n"+
+		listenerProcess("busy", busy, busy, "--backlog", "8", "--no-accept")+fmt.Sprintf(`
 process "nginx" {
   command    = [%q, "-c", %q, "-p", %q, "-e", "stderr"]
-  depends_on = ["priv", "www"]
+  depends_on = ["priv", "www", "busy"]
   ready { tcp = "127.0.0.1:%d" }
   stop { signal = "SIGQUIT" }
 }`, nginx, conf, dir, proxyPort))
@@ -473,10 +477,20 @@ process "nginx" {
 	}
 	os.Chmod(filepath.Join(socks, "priv.sock"), 0o755)
 	os.Chmod(filepath.Join(socks, "www.sock"), 0o777)
+	os.Chmod(filepath.Join(socks, "busy.sock"), 0o777)
+	// busy never accepts: 20 clients fill its Unix accept queue (backlog 8).
+	for range 20 {
+		if c, err := net.Dial("unix", filepath.Join(socks, "busy.sock")); err == nil {
+			defer c.Close()
+		}
+	}
+	s.waitFor("busy", 10*time.Second, "overloaded", func(st api.Status) bool {
+		return strings.HasPrefix(st.Warning, "overloaded: accept queue full on "+busy+" (")
+	})
 
 	out, code := s.ctl("check-proxy", "--json", conf)
 	var rows []api.ProxyCheck
-	if err := json.Unmarshal([]byte(out[:strings.LastIndex(out, "]")+1]), &rows); err != nil || code != 1 || len(rows) != 3 {
+	if err := json.Unmarshal([]byte(out[:strings.LastIndex(out, "]")+1]), &rows); err != nil || code != 1 || len(rows) != 4 {
 		t.Fatalf("check-proxy: exit %d, %v:\n%s", code, err, out)
 	}
 	for _, tc := range []struct {
@@ -487,6 +501,7 @@ process "nginx" {
 		{"/priv/", api.VerdictNotAccessible, http.StatusBadGateway, "(13: Permission denied)"},
 		{"/www/", api.VerdictOK, http.StatusOK, ""},
 		{"/stale/", api.VerdictNobodyListening, http.StatusBadGateway, "(111: Connection refused)"},
+		{"/busy/", api.VerdictOverloaded, http.StatusBadGateway, "(11: Resource temporarily unavailable)"},
 	} {
 		i := slices.IndexFunc(rows, func(r api.ProxyCheck) bool { return r.Where == lineOf(t, conf, "location "+tc.path+" ") })
 		if i < 0 || rows[i].Kind != tc.kind {

@@ -61,8 +61,10 @@ interrupted.`,
 		func(e env) runner { return &LogsCommand{env: e} }},
 	{"why", "NAME [--json]", `Answer the 502 checklist for a process or instance: is it running, what
 does it listen on, is that what the config says, who holds the configured
-address if not it, its last exit and last output lines, its last probe.
-Exits 1 when it is not ready.`,
+address if not it, its last exit and last output lines, its last probe;
+then its accept queues, a connect from supd to each configured address,
+its Unix socket files (mode, owner, stale, nginx's access) and nginx's
+upstreams that point at it. Exits 1 when it is not ready.`,
 		func(e env) runner { return &WhyCommand{env: e} }},
 	{"check-proxy", "[--json] [FILE]", `Check nginx's upstreams against what really listens: every upstream server,
 proxy_pass, fastcgi_pass, uwsgi_pass, scgi_pass and grpc_pass of FILE and

@@ -55,7 +55,7 @@ func (s *Supervisor) Why(ctx context.Context, name string) (api.Why, error) {
 		w.Holders = append(w.Holders, holder(a, pids))
 	}
 	s.diagnose(ctx, &w)
-	w.Checks = append(checklist(w, facts.oneshot), diagnosisChecks(w)...)
+	w.Checks = append(append(checklist(w, facts.oneshot), logFileChecks(sn.inst.sink)...), diagnosisChecks(w)...)
 	return w, nil
 }
 

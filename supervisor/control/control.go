@@ -8,8 +8,8 @@
 //	POST /reload                      api.ActionRequest (no names: re-read the config) -> 200 []api.Status
 //	POST /wait                        api.ActionRequest (no names: every process not stopped by request)
 //	GET  /why?name=N                  200 api.Why
+//	GET  /logs?name=N&n=50&since=T&follow=1   200 NDJSON stream of api.LogLine (n=-1: all; T: RFC 3339)
 //	POST /check-proxy                 api.ProxyCheckRequest -> 200 []api.ProxyCheck
-//	GET  /logs?name=N&n=50&follow=1   200 NDJSON stream of api.LogLine
 //	GET  /events                      200 NDJSON stream of api.Event
 //
 // Every other answer is an api.Error: 400 bad request, 404 unknown name,
@@ -24,6 +24,7 @@ package control
 
 import (
 	"context"
+	"time"
 
 	"github.com/sup-sh/sup/supervisor/api"
 )
@@ -57,11 +58,14 @@ type Backend interface {
 	// really listens there: one api.ProxyCheck per target, in order.
 	CheckProxy(ctx context.Context, req api.ProxyCheckRequest) ([]api.ProxyCheck, error)
 
-	// Logs sends the last n lines of name (all instances of a process,
-	// interleaved by time) and, when follow is set, every new line until
-	// ctx is done. The backend closes the channel at the end; it must not
-	// block forever on a send once ctx is done.
-	Logs(ctx context.Context, name string, n int, follow bool) (<-chan api.LogLine, error)
+	// Logs sends the last n lines of name (n < 0: no limit; all instances
+	// of a process, interleaved by time) at or after since (zero: no
+	// limit), from the log file when the buffer does not reach, and, when
+	// follow is set, every new line until ctx is done, or a marker
+	// (api.LogLine.Missed) where lines were missed. Neither a gap nor a
+	// line twice between the two. The backend closes the channel at the
+	// end; it must not block forever on a send once ctx is done.
+	Logs(ctx context.Context, name string, n int, since time.Time, follow bool) (<-chan api.LogLine, error)
 
 	// Subscribe returns every state change from now on. The channel is
 	// closed when ctx is done. A slow reader may miss events but never

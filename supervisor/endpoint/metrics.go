@@ -48,7 +48,7 @@ var states = []string{
 type tableCollector struct {
 	src                                                Source
 	ready, up, restarts, startTime, memory, cpu, state *prometheus.Desc
-	queueLength, queueBacklog                          *prometheus.Desc
+	queueLength, queueBacklog, logDropped              *prometheus.Desc
 }
 
 func newTableCollector(src Source) *tableCollector {
@@ -69,12 +69,14 @@ func newTableCollector(src Source) *tableCollector {
 			"Connections waiting in the accept queue of a listening socket of the instance (its own or held for it by supd).", "listen"),
 		queueBacklog: desc("sup_listen_queue_backlog",
 			"Most connections that may wait in that accept queue; when the length reaches it, new connections are dropped.", "listen"),
+		logDropped: desc("sup_log_dropped_lines_total",
+			"Output lines of the instance its log file could not take (disk full, unwritable)."),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *tableCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.ready, c.up, c.restarts, c.startTime, c.memory, c.cpu, c.state, c.queueLength, c.queueBacklog} {
+	for _, d := range []*prometheus.Desc{c.ready, c.up, c.restarts, c.startTime, c.memory, c.cpu, c.state, c.queueLength, c.queueBacklog, c.logDropped} {
 		ch <- d
 	}
 }
@@ -109,6 +111,7 @@ func (c *tableCollector) collect(ch chan<- prometheus.Metric, st api.Status) {
 	}
 	emit(c.memory, prometheus.GaugeValue, float64(st.MemoryBytes))
 	emit(c.cpu, prometheus.GaugeValue, st.CPUPercent)
+	emit(c.logDropped, prometheus.CounterValue, float64(st.LogDropped))
 	for _, s := range states {
 		emit(c.state, prometheus.GaugeValue, boolValue(s == st.State), s)
 	}

@@ -28,7 +28,7 @@ type Backend struct {
 	ReloadFunc    func(ctx context.Context, names []string) error
 	WhyFunc       func(ctx context.Context, name string) (api.Why, error)
 	ProxyFunc     func(ctx context.Context, req api.ProxyCheckRequest) ([]api.ProxyCheck, error)
-	LogsFunc      func(ctx context.Context, name string, n int, follow bool) (<-chan api.LogLine, error)
+	LogsFunc      func(ctx context.Context, name string, n int, since time.Time, follow bool) (<-chan api.LogLine, error)
 	SubscribeFunc func(ctx context.Context) <-chan api.Event
 }
 
@@ -81,11 +81,11 @@ func (b *Backend) CheckProxy(ctx context.Context, req api.ProxyCheckRequest) ([]
 	return b.ProxyFunc(ctx, req)
 }
 
-func (b *Backend) Logs(ctx context.Context, name string, n int, follow bool) (<-chan api.LogLine, error) {
+func (b *Backend) Logs(ctx context.Context, name string, n int, since time.Time, follow bool) (<-chan api.LogLine, error) {
 	if b.LogsFunc == nil {
 		return nil, ErrNotImplemented
 	}
-	return b.LogsFunc(ctx, name, n, follow)
+	return b.LogsFunc(ctx, name, n, since, follow)
 }
 
 func (b *Backend) Subscribe(ctx context.Context) <-chan api.Event {

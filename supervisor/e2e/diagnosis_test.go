@@ -520,3 +520,51 @@ process "nginx" {
 		}
 	}
 }
+
+// A socket supd holds (backlog 8) for an app that never accepts, with 20
+// clients waiting: the app's accept_queue (through the fd it inherited) is
+// full, the warning names the address, the metric has it, and check-proxy
+// says overloaded.
+func TestHeldSocketAcceptQueueFull(t *testing.T) {
+	p := suptest.FreePorts(t, 2)
+	port, httpPort := p[0], p[1]
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	s := startSupdWith(t, supdOptions{supervisor: fmt.Sprintf("http = \"127.0.0.1:%d\"", httpPort)}, fmt.Sprintf(`
+socket "web" {
+  listen  = "tcp://%s"
+  backlog = 8
+}
+process "web" {
+  command = ["{{app}}", "--listen-fds", "--no-accept"]
+  sockets = ["web"]
+}`, addr))
+	s.waitFor("web", 10*time.Second, "holding its socket", func(st api.Status) bool { return len(st.AcceptQueue) == 1 })
+	for range 20 {
+		go func() {
+			if c, err := net.DialTimeout("tcp", addr, 5*time.Second); err == nil {
+				t.Cleanup(func() { c.Close() })
+			}
+		}()
+	}
+	st := s.waitFor("web", 10*time.Second, "overloaded", func(st api.Status) bool {
+		return len(st.AcceptQueue) == 1 && st.AcceptQueue[0].Full()
+	})
+	if q := st.AcceptQueue[0]; q.Listen != "tcp:"+addr || q.Backlog != 8 ||
+		!strings.HasPrefix(st.Warning, "overloaded: accept queue full on "+addr+" (") {
+		t.Errorf("accept_queue %+v, warning %q", st.AcceptQueue, st.Warning)
+	}
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", httpPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := fmt.Sprintf(`sup_listen_queue_backlog{instance="0",listen="tcp:%s",process="web"} 8`, addr); !strings.Contains(string(body), want) {
+		t.Errorf("metrics lack %q:\n%s", want, grep(string(body), "sup_listen_queue"))
+	}
+	conf := filepath.Join(t.TempDir(), "nginx.conf")
+	writeFiles(t, filepath.Dir(conf), map[string]string{"nginx.conf": fmt.Sprintf("events {}\nhttp { server { location / { proxy_pass http://%s; } } }\n", addr)})
+	if out, code := s.ctl("check-proxy", conf); code != 1 || !strings.Contains(out, "web      overloaded") {
+		t.Errorf("check-proxy (exit %d):\n%s", code, out)
+	}
+}

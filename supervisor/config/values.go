@@ -54,14 +54,6 @@ func parseSignal(s string) (syscall.Signal, error) {
 	return 0, fmt.Errorf("unknown signal %q: use a name such as SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2 or SIGKILL", s)
 }
 
-// signalName is the inverse of parseSignal, for printing.
-func signalName(sig syscall.Signal) string {
-	if name := unix.SignalName(sig); name != "" {
-		return name
-	}
-	return strconv.Itoa(int(sig))
-}
-
 // anyHost is how a check address says "any local address".
 const anyHost = "*"
 

@@ -246,10 +246,8 @@ func comm(t *testing.T, pid int) string {
 // queue, why shows it and a connect from supd gets no answer, and
 // check-proxy says overloaded.
 func TestOverloadedAcceptQueue(t *testing.T) {
-	p := suptest.FreePorts(t, 2)
-	port, httpPort := p[0], p[1]
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	s := startSupdWith(t, supdOptions{supervisor: fmt.Sprintf("http = \"127.0.0.1:%d\"", httpPort)}, fmt.Sprintf(`
+	addr, httpPort, o := withEndpoint(t)
+	s := startSupdWith(t, o, fmt.Sprintf(`
 process "api" {
   command = ["{{app}}", "--listen", "tcp:%[1]s", "--backlog", "8", "--no-accept"]
   ready { tcp = "%[1]s" }
@@ -324,12 +322,7 @@ process "marker" {
 		}
 	}
 
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", httpPort))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	body := scrapeMetrics(t, httpPort)
 	labels := fmt.Sprintf(`{instance="0",listen="tcp:%s",process="api"}`, addr)
 	if !regexp.MustCompile(`(?m)^sup_listen_queue_length`+regexp.QuoteMeta(labels)+` [89]$`).Match(body) ||
 		!strings.Contains(string(body), "sup_listen_queue_backlog"+labels+" 8\n") {
@@ -348,6 +341,28 @@ process "marker" {
 	if out, code := s.ctl("check-proxy", conf); code != 1 || !strings.Contains(out, "api      overloaded") || !strings.Contains(out, "accept queue full on "+addr) {
 		t.Errorf("check-proxy (exit %d):\n%s", code, out)
 	}
+}
+
+// withEndpoint returns a free address for an app, and supd options with
+// the HTTP endpoint on another free port.
+func withEndpoint(t *testing.T) (addr string, httpPort int, o supdOptions) {
+	p := suptest.FreePorts(t, 2)
+	return fmt.Sprintf("127.0.0.1:%d", p[0]), p[1], supdOptions{supervisor: fmt.Sprintf("http = \"127.0.0.1:%d\"", p[1])}
+}
+
+// scrapeMetrics returns the body of supd's /metrics.
+func scrapeMetrics(t *testing.T, httpPort int) []byte {
+	t.Helper()
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", httpPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return body
 }
 
 // grep returns the lines of s that contain sub.
@@ -526,10 +541,8 @@ process "nginx" {
 // full, the warning names the address, the metric has it, and check-proxy
 // says overloaded.
 func TestHeldSocketAcceptQueueFull(t *testing.T) {
-	p := suptest.FreePorts(t, 2)
-	port, httpPort := p[0], p[1]
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	s := startSupdWith(t, supdOptions{supervisor: fmt.Sprintf("http = \"127.0.0.1:%d\"", httpPort)}, fmt.Sprintf(`
+	addr, httpPort, o := withEndpoint(t)
+	s := startSupdWith(t, o, fmt.Sprintf(`
 socket "web" {
   listen  = "tcp://%s"
   backlog = 8
@@ -553,12 +566,7 @@ process "web" {
 		!strings.HasPrefix(st.Warning, "overloaded: accept queue full on "+addr+" (") {
 		t.Errorf("accept_queue %+v, warning %q", st.AcceptQueue, st.Warning)
 	}
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", httpPort))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	body := scrapeMetrics(t, httpPort)
 	if want := fmt.Sprintf(`sup_listen_queue_backlog{instance="0",listen="tcp:%s",process="web"} 8`, addr); !strings.Contains(string(body), want) {
 		t.Errorf("metrics lack %q:\n%s", want, grep(string(body), "sup_listen_queue"))
 	}

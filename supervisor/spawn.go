@@ -46,7 +46,11 @@ func childEnv(environ []string) []string {
 // into its sink, and registers onExit with the reaper. The child gets its
 // own process group, fds 0-2 plus what rd passes, and nothing else.
 func (l *procLauncher) launch(spec *config.Spec, sink *output.Sink, rd *probe.Readiness, onExit func(reaper.Exit)) (int, error) {
-	env := append(slices.Clone(l.env), spec.Env...)
+	environ, err := spec.Environ() // env files are read at each spawn
+	if err != nil {
+		return 0, err
+	}
+	env := append(slices.Clone(l.env), environ...)
 	env = append(env, "SUPD_PROCESS="+spec.Process, "SUPD_INSTANCE="+strconv.Itoa(spec.Instance))
 	env = append(env, rd.Env()...)
 	path, err := resolveCommand(spec.Command[0], spec.Dir, env)

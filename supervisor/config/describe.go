@@ -14,8 +14,8 @@ import (
 // the supervisor settings, the sockets, then per process a header and, for
 // each instance, one line per block of the process file (command, ready,
 // health, restart, stop, log…) with every setting resolved ("-" when
-// unset, defaults filled in, env values left out), the hooks, the start
-// order and what is not active yet.
+// unset, defaults filled in, env values left out), the hooks and the start
+// order.
 func (c *Config) Describe(w io.Writer) error {
 	var b strings.Builder
 	s := c.Supervisor
@@ -49,7 +49,7 @@ func describeSpec(b *strings.Builder, s *Spec) {
 	fmt.Fprintf(b, "  %s\n", s.Name)
 	for _, l := range [][]string{
 		{"command", quoted(s.Command), "type=" + string(s.Type)},
-		{"dir", word(s.Dir), "user=" + word(s.User), "env=" + list(envKeys(s.Env))},
+		{"dir", word(s.Dir), "user=" + word(s.User), "env=" + list(envKeys(s.Env)), "env_file=" + list(words(s.EnvFiles))},
 		{"depends_on", list(s.DependsOn), "sockets=" + list(s.Sockets), "critical=" + strconv.FormatBool(s.Critical)},
 		{"ready", list(readyChecks(s)), "timeout=" + s.Ready.Timeout.String()},
 		{"health", list(healthChecks(s.Health)), "interval=" + s.Health.Interval.String(), "failures=" + strconv.Itoa(s.Health.Failures)},
@@ -137,6 +137,15 @@ func word(s string) string {
 		return strconv.Quote(s)
 	}
 	return s
+}
+
+// words prints each of items as a word.
+func words(items []string) []string {
+	out := make([]string, len(items))
+	for i, s := range items {
+		out[i] = word(s)
+	}
+	return out
 }
 
 // list prints names as [a b c].

@@ -94,8 +94,11 @@ type Spec struct {
 
 	Command []string
 	Dir     string
-	Env     []string // "K=V", sorted by key; only what the file sets
-	User    string   // "" = supd's own user
+	Env     []string // "K=V", sorted by key; only what the file sets (see Environ)
+	// EnvFiles are the env_file paths, absolute, in order: read at each
+	// spawn by Environ.
+	EnvFiles []string
+	User     string // "" = supd's own user
 
 	Type      Type
 	DependsOn []string // process names
@@ -167,6 +170,10 @@ type Hook struct {
 func (h *Hook) Applies(process string) bool {
 	return h.Processes == nil || slices.Contains(h.Processes, process)
 }
+
+// Empty reports whether the config defines no process: supd would run
+// nothing, so a reload to it is refused unless asked for (--allow-empty).
+func (c *Config) Empty() bool { return len(c.Processes) == 0 }
 
 // Process returns the process with that name, or nil.
 func (c *Config) Process(name string) *Process {

@@ -20,6 +20,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// envFileError is an env_file that cannot be read or parsed at a spawn.
+// It is a passing reason (retried with backoff): a file that a deployment
+// writes next to the config, such as a mounted secret, may come later or
+// be fixed.
+type envFileError struct{ err error }
+
+func (e envFileError) Error() string { return e.err.Error() }
+func (e envFileError) Unwrap() error { return e.err }
+
 // spawnError is a spawn that failed before the process existed, with the
 // exit code a shell would give it (127 not found, 126 not executable).
 type spawnError struct {
@@ -48,7 +57,7 @@ func childEnv(environ []string) []string {
 func (l *procLauncher) launch(spec *config.Spec, sink *output.Sink, rd *probe.Readiness, onExit func(reaper.Exit)) (int, error) {
 	environ, err := spec.Environ() // env files are read at each spawn
 	if err != nil {
-		return 0, err
+		return 0, envFileError{err}
 	}
 	env := append(slices.Clone(l.env), environ...)
 	env = append(env, "SUPD_PROCESS="+spec.Process, "SUPD_INSTANCE="+strconv.Itoa(spec.Instance))
@@ -59,6 +68,10 @@ func (l *procLauncher) launch(spec *config.Spec, sink *output.Sink, rd *probe.Re
 	}
 	cmd := &exec.Cmd{Path: path, Args: spec.Command, Dir: spec.Dir}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cg, err := l.contain.place(spec.Name, cmd.SysProcAttr)
+	if err != nil {
+		return 0, err
+	}
 	if spec.User != "" {
 		cred, home, err := credential(spec.User)
 		if err != nil {
@@ -89,6 +102,7 @@ func (l *procLauncher) launch(spec *config.Spec, sink *output.Sink, rd *probe.Re
 	setPipeSize(outR, 1<<20)
 	cmd.Stdout, cmd.Stderr = outW, errW
 	pid, err := l.reaper.Start(cmd, onExit)
+	cg.Placed()
 	outW.Close()
 	errW.Close()
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/sup-sh/sup/probe"
 	"github.com/sup-sh/sup/supervisor/api"
+	"github.com/sup-sh/sup/supervisor/cgroup"
 	"github.com/sup-sh/sup/supervisor/config"
 	"github.com/sup-sh/sup/supervisor/fanout"
 	"github.com/sup-sh/sup/supervisor/output"
@@ -52,6 +53,9 @@ type Options struct {
 	// (tests). Nil: the real ones.
 	Clock    Clock
 	Launcher Launcher
+	// Cgroups, if set, contains every spawn of the real launcher in a
+	// cgroup of its own (see contain.go). The caller opens and closes it.
+	Cgroups *cgroup.Manager
 	// NginxConfig is where `why` reads nginx's config to name the upstreams
 	// that point at a process: a path, "" for what `nginx -T` prints (else
 	// /etc/nginx/nginx.conf), or "off".
@@ -135,7 +139,8 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 				s.post(s.orphanExited)
 			}
 		})
-		s.launcher = &procLauncher{env: s.env, reaper: s.reaper, pumps: &s.pumps, passSockets: s.passSockets}
+		s.launcher = &procLauncher{env: s.env, reaper: s.reaper, pumps: &s.pumps, passSockets: s.passSockets,
+			contain: containment{m: opts.Cgroups}}
 	}
 	var insts []*instance
 	for _, p := range cfg.Processes {

@@ -264,7 +264,7 @@ process "db" { command = ["db"] }
 		"notes.txt":   `not hcl`,
 		"x.hcl.dir/x": ``,
 	})
-	want := Supervisor{Socket: filepath.Join(dir, "run/supd.sock"), HTTP: "127.0.0.1:9900", ShutdownTimeout: 5 * time.Second}
+	want := Supervisor{Socket: filepath.Join(dir, "run/supd.sock"), SocketMode: DefaultSocketMode, HTTP: "127.0.0.1:9900", ShutdownTimeout: 5 * time.Second}
 	if cfg.Supervisor != want {
 		t.Errorf("supervisor = %+v, want %+v", cfg.Supervisor, want)
 	}

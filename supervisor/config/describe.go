@@ -19,7 +19,8 @@ import (
 func (c *Config) Describe(w io.Writer) error {
 	var b strings.Builder
 	s := c.Supervisor
-	fmt.Fprintf(&b, "supervisor  socket=%s http=%s shutdown_timeout=%s\n", word(s.Socket), word(s.HTTP), s.ShutdownTimeout)
+	fmt.Fprintf(&b, "supervisor  socket=%s socket_mode=%04o socket_group=%s http=%s shutdown_timeout=%s\n",
+		word(s.Socket), uint32(s.SocketMode), word(s.SocketGroup), word(s.HTTP), s.ShutdownTimeout)
 	for _, so := range c.Sockets {
 		fmt.Fprintf(&b, "socket %s  %s %s%s\n", so.Name, so.Network, word(so.Address), socketOptions(so))
 	}

@@ -30,7 +30,7 @@ var fileSchema = &hcl.BodySchema{
 }
 
 var (
-	supervisorSchema = attrSchema("socket", "http", "shutdown_timeout")
+	supervisorSchema = attrSchema("socket", "socket_mode", "socket_group", "http", "shutdown_timeout")
 )
 
 // attrSchema is a body of optional attributes and no blocks.
@@ -58,7 +58,7 @@ func Load(paths ...string) (*Config, error) {
 		parser:  hclparse.NewParser(),
 		defined: definitions{},
 		budget:  newBudget(),
-		cfg:     &Config{Supervisor: Supervisor{ShutdownTimeout: 30 * time.Second}},
+		cfg:     &Config{Supervisor: Supervisor{SocketMode: DefaultSocketMode, ShutdownTimeout: 30 * time.Second}},
 	}
 	if len(paths) == 0 {
 		paths = []string{DefaultPath}
@@ -232,6 +232,13 @@ func (l *loader) supervisor(src *source, b *hcl.Block) {
 	sb := l.content(b, supervisorSchema, "supervisor")
 	s, e := &l.cfg.Supervisor, l.static()
 	field(e, sb, "socket", &s.Socket, within(src.dir))
+	field(e, sb, "socket_mode", &s.SocketMode, parseControlSocketMode)
+	var group socketGroup
+	field(e, sb, "socket_group", &group, parseSocketGroup)
+	s.SocketGroup, s.SocketGID = group.name, group.gid
+	if a := sb.attrs["socket_group"]; a != nil && s.SocketGroup != "" && s.SocketMode&0o060 == 0 {
+		e.errorf(a.Expr.Range(), "Invalid supervisor.socket_group", "socket_group %q has no effect with socket_mode %04o: set socket_mode = \"0660\"", s.SocketGroup, uint32(s.SocketMode))
+	}
 	field(e, sb, "http", &s.HTTP, parseListenAddr)
 	field(e, sb, "shutdown_timeout", &s.ShutdownTimeout, positive)
 }

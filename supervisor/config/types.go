@@ -7,6 +7,7 @@
 package config
 
 import (
+	"io/fs"
 	"os"
 	"slices"
 	"syscall"
@@ -36,6 +37,9 @@ type Config struct {
 // Supervisor is the `supervisor { }` block.
 type Supervisor struct {
 	Socket          string        // control socket path; default applied (see DefaultSocketPath)
+	SocketMode      fs.FileMode   // control socket mode; DefaultSocketMode unless socket_mode says 0660
+	SocketGroup     string        // socket_group: the group that may use the socket; "" = supd's group, unused with 0600
+	SocketGID       int           // SocketGroup's id, resolved at load; meaningful only when SocketGroup != ""
 	HTTP            string        // "" = no HTTP endpoint; else host:port
 	ShutdownTimeout time.Duration // default 30s
 }

@@ -246,7 +246,8 @@ func vmHWM(t *testing.T, pid int) int64 {
 
 // TestEnvFileReadAtEachSpawn: env_file is read at each spawn, so an edit
 // counts at the next restart without a reload; env wins over it; a file
-// gone makes the spawn fail with its name.
+// gone makes the spawn fail with its name, and it is retried with backoff
+// until the file is back.
 func TestEnvFileReadAtEachSpawn(t *testing.T) {
 	envFile := filepath.Join(t.TempDir(), "app.env")
 	write("# the app's settings\nexport V=1\nW='from-file'\n")(t, envFile)
@@ -277,4 +278,12 @@ func TestEnvFileReadAtEachSpawn(t *testing.T) {
 	if !strings.Contains(st.Reason, "env file "+envFile) || !strings.Contains(st.Reason, "no such file") {
 		t.Errorf("reason %q does not name the env file and the cause", st.Reason)
 	}
+	// A missing env file is a passing reason (a mounted secret may come
+	// later): retried with backoff, not fatal; once it is back, it starts.
+	if st.State == api.StateFatal {
+		t.Errorf("a missing env file made it fatal: %+v", st)
+	}
+	write("V=3\n")(t, envFile)
+	s.waitReady("app")
+	logs("V=3 W=from-env")
 }

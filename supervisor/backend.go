@@ -97,6 +97,8 @@ func (s *Supervisor) inspect(snaps []snapshot) []api.Status {
 		if usage[k].Listening != nil {
 			out[k].Listening = usage[k].Listening
 		}
+		out[k].AcceptQueue = acceptQueue(usage[k].AcceptQueue)
+		out[k].Warning = api.OverloadWarning(out[k].AcceptQueue)
 	}
 	return out
 }

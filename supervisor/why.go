@@ -57,7 +57,8 @@ func (s *Supervisor) Why(ctx context.Context, name string) (api.Why, error) {
 	for _, a := range facts.expect {
 		w.Holders = append(w.Holders, holder(a, pids))
 	}
-	w.Checks = append(checklist(w, facts.oneshot), logFileChecks(sn.inst.sink)...)
+	s.diagnose(ctx, &w)
+	w.Checks = append(append(checklist(w, facts.oneshot), logFileChecks(sn.inst.sink)...), diagnosisChecks(w)...)
 	return w, nil
 }
 
@@ -154,6 +155,8 @@ func checklist(w api.Why, oneshot bool) []api.Check {
 	for _, h := range w.Holders {
 		c := api.Check{Question: "port holder", OK: h.Pid == 0 || h.InTree}
 		switch {
+		case h.Pid == 0 && h.StaleFile:
+			c.OK, c.Answer = false, h.Address+": nobody listens, but a stale socket file is in the way"
 		case h.Pid == 0:
 			c.Answer = h.Address + " is free"
 		case h.InTree:

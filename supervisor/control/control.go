@@ -9,6 +9,7 @@
 //	POST /wait                        api.ActionRequest (no names: every process not stopped by request)
 //	GET  /why?name=N                  200 api.Why
 //	GET  /logs?name=N&n=50&since=T&follow=1   200 NDJSON stream of api.LogLine (n=-1: all; T: RFC 3339)
+//	POST /check-proxy                 api.ProxyCheckRequest -> 200 []api.ProxyCheck
 //	GET  /events                      200 NDJSON stream of api.Event
 //
 // Every other answer is an api.Error: 400 bad request, 404 unknown name,
@@ -63,6 +64,10 @@ type Backend interface {
 
 	// Why answers the 502 checklist for one process or instance.
 	Why(ctx context.Context, name string) (api.Why, error)
+
+	// CheckProxy checks each target of a proxy's config against what
+	// really listens there: one api.ProxyCheck per target, in order.
+	CheckProxy(ctx context.Context, req api.ProxyCheckRequest) ([]api.ProxyCheck, error)
 
 	// Logs sends the last n lines of name (n < 0: no limit; all instances
 	// of a process, interleaved by time) at or after since (zero: no

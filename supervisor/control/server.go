@@ -56,6 +56,7 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("POST /"+string(a), s.handleAction(a))
 	}
 	mux.HandleFunc("GET /why", s.handleWhy)
+	mux.HandleFunc("POST /check-proxy", s.handleCheckProxy)
 	mux.HandleFunc("GET /logs", s.handleLogs)
 	mux.HandleFunc("GET /events", s.handleEvents)
 	return s.logRequests(mux)

@@ -344,7 +344,7 @@ func TestWhy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want.Status.Listening, want.Status.Expect = []string{}, []string{} // as the wire has them
+	want.Status.Listening, want.Status.Expect, want.Status.AcceptQueue = []string{}, []string{}, []api.ListenQueue{} // as the wire has them
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("why = %+v\nwant %+v", got, want)
 	}

@@ -28,6 +28,7 @@ type Backend struct {
 	WaitFunc      ActionFunc
 	ReloadFunc    func(ctx context.Context, names []string, allowEmpty bool) (<-chan error, error)
 	WhyFunc       func(ctx context.Context, name string) (api.Why, error)
+	ProxyFunc     func(ctx context.Context, req api.ProxyCheckRequest) ([]api.ProxyCheck, error)
 	LogsFunc      func(ctx context.Context, name string, n int, since time.Time, follow bool) (<-chan api.LogLine, error)
 	SubscribeFunc func(ctx context.Context) <-chan api.Event
 }
@@ -90,6 +91,13 @@ func (b *Backend) Why(ctx context.Context, name string) (api.Why, error) {
 		return api.Why{}, ErrNotImplemented
 	}
 	return b.WhyFunc(ctx, name)
+}
+
+func (b *Backend) CheckProxy(ctx context.Context, req api.ProxyCheckRequest) ([]api.ProxyCheck, error) {
+	if b.ProxyFunc == nil {
+		return nil, ErrNotImplemented
+	}
+	return b.ProxyFunc(ctx, req)
 }
 
 func (b *Backend) Logs(ctx context.Context, name string, n int, since time.Time, follow bool) (<-chan api.LogLine, error) {

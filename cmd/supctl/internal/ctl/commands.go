@@ -65,9 +65,20 @@ missed, never a silent gap.`,
 		func(e env) runner { return &LogsCommand{env: e} }},
 	{"why", "NAME [--json]", `Answer the 502 checklist for a process or instance: is it running, what
 does it listen on, is that what the config says, who holds the configured
-address if not it, its last exit and last output lines, its last probe.
-Exits 1 when it is not ready.`,
+address if not it, its last exit and last output lines, its last probe;
+then its accept queues, a connect from supd to each configured address,
+its Unix socket files (mode, owner, stale, nginx's access) and nginx's
+upstreams that point at it. Exits 1 when it is not ready.`,
 		func(e env) runner { return &WhyCommand{env: e} }},
+	{"check-proxy", "[--json] [FILE]", `Check nginx's upstreams against what really listens: every upstream server,
+proxy_pass, fastcgi_pass, uwsgi_pass, scgi_pass and grpc_pass of FILE and
+the files it includes (default: what 'nginx -T' prints, else
+/etc/nginx/nginx.conf), one row each: where it is configured, the
+supervised process serving it, and the verdict (ok, not ready, nobody
+listening, held by another process, listens elsewhere, socket not
+accessible to nginx's user, overloaded). Exits 0 when every target is ok,
+1 otherwise.`,
+		func(e env) runner { return &CheckProxyCommand{env: e} }},
 	{"events", "[--json]", `Stream state changes until interrupted. --json prints one JSON object per
 line.`,
 		func(e env) runner { return &EventsCommand{env: e} }},

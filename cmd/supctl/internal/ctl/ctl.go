@@ -131,7 +131,7 @@ func (m *Main) usage() string {
 	var b strings.Builder
 	b.WriteString("usage: supctl [--socket PATH] COMMAND [ARGS]\n\nCommands:\n")
 	for _, c := range commands {
-		fmt.Fprintf(&b, "  %-8s %s\n", c.name, c.args)
+		fmt.Fprintf(&b, "  %-11s %s\n", c.name, c.args)
 	}
 	fmt.Fprintf(&b, `
 NAME is a process (all its instances) or one instance, as api:2.

@@ -534,7 +534,7 @@ func TestHelp(t *testing.T) {
 	}{
 		{[]string{"help"}, "Exit codes: 0 success, 1 the action failed, 2 usage error, 3 cannot reach supd."},
 		{[]string{"-h"}, "usage: supctl [--socket PATH] COMMAND"},
-		{[]string{"--help"}, "  why      NAME [--json]"},
+		{[]string{"--help"}, "  why         NAME [--json]"},
 		{[]string{"help", "why"}, "usage: supctl why NAME [--json]\n\nAnswer the 502 checklist"},
 		{[]string{"logs", "-h"}, "-n N"},
 		{[]string{"start", "api", "--help"}, "-no-wait"},

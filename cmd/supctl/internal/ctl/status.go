@@ -39,7 +39,8 @@ func (c *StatusCommand) Run(ctx context.Context, args []string) error {
 }
 
 // writeStatus writes the status table: one row per instance and, below an
-// instance that is not ready, the reason.
+// instance that is not ready, the reason, and below one with a warning (an
+// accept queue full), the warning.
 func writeStatus(w io.Writer, sts []api.Status) error {
 	t := table{}
 	t.add("", "NAME", "STATE", "READY", "PID", "UPTIME", "RESTARTS", "LISTEN", "CPU", "MEM", "LAST EXIT")
@@ -51,10 +52,14 @@ func writeStatus(w io.Writer, sts []api.Status) error {
 			cpu = fmt.Sprintf("%.1f%%", st.CPUPercent)
 			mem = bytesize.Format(st.MemoryBytes)
 		}
-		note := ""
-		if !st.Ready {
-			note = st.Reason
+		var notes []string
+		if !st.Ready && st.Reason != "" {
+			notes = append(notes, st.Reason)
 		}
+		if st.Warning != "" {
+			notes = append(notes, st.Warning)
+		}
+		note := strings.Join(notes, "; ")
 		t.add(note, st.Name, st.State, yesNo(st.Ready), pid, uptime, strconv.Itoa(st.Restarts),
 			listening(st.Listening), cpu, mem, lastExit(st))
 	}

@@ -41,6 +41,8 @@ type options struct {
 	logFormat string
 	logLevel  string
 	paths     []string
+	// nginxConfig is Options.NginxConfig of the supervisor.
+	nginxConfig string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -50,8 +52,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.check, "check", false, "validate the config, print the resolved processes, and exit (0 valid, 1 invalid)")
 	fs.StringVar(&o.logFormat, "log-format", "auto", "log format: json, console, or auto (console on a TTY)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&o.nginxConfig, "nginx-config", "", "nginx's config `PATH`, for the upstreams `supctl why` names (default: what 'nginx -T' prints, else /etc/nginx/nginx.conf; \"off\": none)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: supd [--check] [--log-format json|console|auto] [--log-level LEVEL] [PATH...]")
+		fmt.Fprintln(stderr, "usage: supd [--check] [--log-format json|console|auto] [--log-level LEVEL] [--nginx-config PATH] [PATH...]")
 		fmt.Fprintln(stderr, "PATH is an HCL process file or a directory of *.hcl files; default ./sup.hcl")
 		fs.PrintDefaults()
 	}
@@ -101,7 +104,7 @@ func Main(args []string, stdout, stderr *os.File) int {
 	out := output.NewWriter(stderr)
 	defer out.Flush()
 	log := newLogger(o, out, stderr)
-	return run(cfg, load, log, out, childLines(o, out, stderr))
+	return run(cfg, load, o.nginxConfig, log, out, childLines(o, out, stderr))
 }
 
 func newLogger(o options, out *output.Writer, stderr *os.File) zerolog.Logger {
@@ -148,7 +151,7 @@ func (p perLine) Write(b []byte) (int, error) {
 }
 
 // run supervises cfg until a stop signal or a critical process ends.
-func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Logger, out *output.Writer, lines io.Writer) int {
+func run(cfg *config.Config, load func() (*config.Config, error), nginxConfig string, log zerolog.Logger, out *output.Writer, lines io.Writer) int {
 	if err := closeOnExecInherited(); err != nil {
 		log.Warn().Err(err).Msg("fds supd inherited may leak into its children")
 	}
@@ -213,9 +216,10 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 				ep.forget(ev.Process)
 			}
 		},
-		Sockets: held,
-		Supd:    "/proc/self/exe", // supd's own binary in the forked child, even once replaced on disk
-		Cgroups: cgroups,
+		Sockets:     held,
+		Supd:        "/proc/self/exe", // supd's own binary in the forked child, even once replaced on disk
+		Cgroups:     cgroups,
+		NginxConfig: nginxConfig,
 	})
 
 	ctx, stop := context.WithCancel(context.Background())
@@ -241,6 +245,7 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 		}
 	}()
 	go notifier.watchdog(ctx, sup)
+	go sup.WatchQueues(ctx, queueWatchInterval)
 	go release.run(ctx)
 	go held.Run(ctx, time.Second, func(err error) { log.Warn().Err(err).Msg("sockets of an earlier config") })
 	hookRunner = newHooks(ctx, cfg, sup, log)
@@ -262,6 +267,10 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 	ep.wait()
 	return code
 }
+
+// queueWatchInterval is how often supd looks for full accept queues, to
+// send a warning event (supervisor.WatchQueues).
+const queueWatchInterval = time.Second
 
 // handledSignals are caught so that supd decides: stop, reload, forward,
 // or ignore. Catching (instead of ignoring) SIGPIPE and the job-control

@@ -55,6 +55,7 @@ func (l *loader) process(src *source, b *hcl.Block) {
 	node := &procNode{proc: &Process{Name: name, Type: Service, Range: b.DefRange}}
 	n := l.invariants(bodies.process, node)
 	l.instances(src, bodies, node.proc, n)
+	node.proc.eval = l.evalInstance(src, bodies, node.proc)
 	l.checkType(node.proc, bodies)
 	if keep {
 		l.noteFeatures(bodies)

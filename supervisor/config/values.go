@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/sup-sh/sup/supervisor/signame"
 )
 
 // The parsers below are pure: a raw value from the file in, the resolved
@@ -42,25 +42,12 @@ func positive(s string) (time.Duration, error) {
 	return d, err
 }
 
-// parseSignal accepts "SIGTERM", "TERM" and "sigterm".
-func parseSignal(s string) (syscall.Signal, error) {
-	name := strings.ToUpper(strings.TrimSpace(s))
-	if !strings.HasPrefix(name, "SIG") {
-		name = "SIG" + name
-	}
-	if sig := unix.SignalNum(name); sig != 0 {
-		return sig, nil
-	}
-	return 0, fmt.Errorf("unknown signal %q: use a name such as SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2 or SIGKILL", s)
-}
+// parseSignal accepts what signame.Parse does: "SIGTERM", "TERM",
+// "sigterm", 15.
+func parseSignal(s string) (syscall.Signal, error) { return signame.Parse(s) }
 
 // signalName is the inverse of parseSignal, for printing.
-func signalName(sig syscall.Signal) string {
-	if name := unix.SignalName(sig); name != "" {
-		return name
-	}
-	return strconv.Itoa(int(sig))
-}
+func signalName(sig syscall.Signal) string { return signame.Name(sig) }
 
 // anyHost is how a check address says "any local address".
 const anyHost = "*"

@@ -75,6 +75,7 @@ type Supervisor struct {
 	cfg      *config.Config
 	insts    []*instance
 	shutdown *shutdown
+	scaled   scaling // supctl scale since the last reload (scale.go)
 	last     Summary // the last Summary given to notify
 	notified bool    // notify was called at least once
 }

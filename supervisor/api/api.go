@@ -52,6 +52,10 @@ type Status struct {
 	MemoryBytes int64      `json:"memory_bytes"` // RSS of the whole tree
 	Expect      []string   `json:"expect"`       // what the ready block says it should listen on, e.g. "tcp:127.0.0.1:3000"
 	StartedAt   *time.Time `json:"started_at,omitempty"`
+	// ConfigInstances is, while `supctl scale` runs another number of
+	// instances of the process than its file says, the file's number (0
+	// otherwise). The next config reload goes back to it.
+	ConfigInstances int `json:"config_instances,omitempty"`
 }
 
 // Desired states (Status.Desired).
@@ -168,9 +172,30 @@ type ActionRequest struct {
 	Timeout string   `json:"timeout,omitempty"` // Go duration; "" = server default
 }
 
+// ScaleRequest is the body of POST /scale: run Instances instances of
+// Process until the next config reload.
+type ScaleRequest struct {
+	Process   string `json:"process"`
+	Instances int    `json:"instances"`
+	Wait      bool   `json:"wait"`              // until the new instances are ready and the removed ones gone
+	Timeout   string `json:"timeout,omitempty"` // Go duration; "" = server default
+}
+
+// SignalRequest is the body of POST /signal: send Signal ("SIGHUP") to
+// the process trees of the named instances (no names: every instance).
+type SignalRequest struct {
+	Names  []string `json:"names"`
+	Signal string   `json:"signal"`
+}
+
 // ErrUnknown is wrapped by errors of the supervisor about a name that is neither a
 // process nor an instance. The control server answers 404.
 var ErrUnknown = errors.New("no such process")
+
+// ErrNotRunning is wrapped by errors of the supervisor about an action
+// that needs a running process (a signal) when none of the named
+// instances has one. The control server answers 409.
+var ErrNotRunning = errors.New("not running")
 
 // ErrShuttingDown is wrapped by errors of the supervisor about a request that comes
 // while supd stops everything. The control server answers 503.

@@ -7,12 +7,15 @@
 //	POST /start, /stop, /restart      api.ActionRequest -> 200 []api.Status
 //	POST /reload                      api.ActionRequest (no names: re-read the config) -> 200 []api.Status
 //	POST /wait                        api.ActionRequest (no names: every process not stopped by request)
+//	POST /scale                       api.ScaleRequest -> 200 []api.Status of the process
+//	POST /signal                      api.SignalRequest (no names: all) -> 200 []api.Status of the targets
 //	GET  /why?name=N                  200 api.Why
 //	GET  /logs?name=N&n=50&follow=1   200 NDJSON stream of api.LogLine
 //	GET  /events                      200 NDJSON stream of api.Event
 //
 // Every other answer is an api.Error: 400 bad request, 404 unknown name,
-// 409 the wait failed (a target ended fatal, or exited without being ready),
+// 409 the wait failed (a target ended fatal, or exited without being ready)
+// or a signal found no process to send to,
 // 422 a reload found a bad config (with Diagnostics), 503 supd is shutting
 // down, 504 the wait timed out, 500 anything else.
 //
@@ -23,6 +26,7 @@ package control
 
 import (
 	"context"
+	"syscall"
 
 	"github.com/sup-sh/sup/supervisor/api"
 )
@@ -48,6 +52,17 @@ type Backend interface {
 	// config and applies the difference. A bad config changes nothing and
 	// returns a *api.ReloadError.
 	Reload(ctx context.Context, names []string) error
+
+	// Scale runs n instances of process (a process name, not an
+	// instance) until the next config reload: new instances are evaluated
+	// with their own `instance` and started; the highest ones beyond n are
+	// stopped and removed once down. It returns once applied, like Start.
+	Scale(ctx context.Context, process string, n int) error
+
+	// SendSignal sends sig to the process tree of every named instance
+	// that runs (all when names is empty). It fails when none of them
+	// runs.
+	SendSignal(ctx context.Context, names []string, sig syscall.Signal) error
 
 	// Why answers the 502 checklist for one process or instance.
 	Why(ctx context.Context, name string) (api.Why, error)

@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sup-sh/sup/supervisor/api"
+	"github.com/sup-sh/sup/supervisor/didyoumean"
 	"github.com/sup-sh/sup/supervisor/internal/httpserve"
 )
 
@@ -61,6 +62,8 @@ func (s *Server) Handler() http.Handler {
 	for a := range operations {
 		mux.HandleFunc("POST /"+string(a), s.handleAction(a))
 	}
+	mux.HandleFunc("POST /scale", s.handleScale)
+	mux.HandleFunc("POST /signal", s.handleSignal)
 	mux.HandleFunc("GET /why", s.handleWhy)
 	mux.HandleFunc("GET /logs", s.handleLogs)
 	mux.HandleFunc("GET /events", s.handleEvents)
@@ -68,7 +71,11 @@ func (s *Server) Handler() http.Handler {
 }
 
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
-	names := r.URL.Query()["name"]
+	names, err := s.expandAll(r.Context(), r.URL.Query()["name"])
+	if err != nil {
+		s.fail(w, r, nil, err)
+		return
+	}
 	sts, err := s.Backend.Status(r.Context(), names)
 	if err != nil {
 		s.fail(w, r, names, err)
@@ -85,6 +92,9 @@ func (s *Server) handleAction(a Action) http.HandlerFunc {
 			return
 		}
 		timeout, err := s.timeout(req.Timeout)
+		if err == nil {
+			req.Names, err = s.expandAll(r.Context(), req.Names)
+		}
 		if err != nil {
 			s.fail(w, r, req.Names, err)
 			return
@@ -200,6 +210,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, names []string, er
 		code = waitErr.status
 	case errors.As(err, &reloadErr):
 		code, body.Diagnostics = http.StatusUnprocessableEntity, reloadErr.Diagnostics
+	case errors.Is(err, api.ErrNotRunning):
+		code = http.StatusConflict
 	case errors.Is(err, api.ErrShuttingDown):
 		code = http.StatusServiceUnavailable
 	case r.Context().Err() != nil:
@@ -236,12 +248,46 @@ func (s *Server) unknown(ctx context.Context, names []string, err error) string 
 		insts, ok := instances[process]
 		switch {
 		case !ok:
+			if guess := didyoumean.Closest(name, processes); guess != "" {
+				return fmt.Sprintf("no process named %q; did you mean %q? (known: %s)", name, guess, known)
+			}
 			return fmt.Sprintf("no process named %q (known: %s)", name, known)
 		case isInstance && !slices.Contains(insts, name):
 			return fmt.Sprintf("no instance %q (%s has %s)", name, process, strings.Join(insts, ", "))
 		}
 	}
 	return err.Error()
+}
+
+// All is the NAME that stands for every process, in every request that
+// takes names (a process cannot be called that).
+const All = "all"
+
+// expandAll replaces All in names by every process name, in config order,
+// so that `stop all` and `reload all` act on each process by name (an
+// empty list means something else to some actions: reload re-reads the
+// config).
+func (s *Server) expandAll(ctx context.Context, names []string) ([]string, error) {
+	if !slices.Contains(names, All) {
+		return names, nil
+	}
+	all, err := s.Backend.Status(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, n := range names {
+		if n != All {
+			out = append(out, n)
+			continue
+		}
+		for _, st := range all {
+			if !slices.Contains(out, st.Process) {
+				out = append(out, st.Process)
+			}
+		}
+	}
+	return out, nil
 }
 
 // timeout parses a request's timeout.

@@ -96,14 +96,25 @@ func (s *Server) act(ctx context.Context, a Action, names []string, wait bool, t
 			return nil, err
 		}
 	}
-	return s.await(ctx, events, names, op.goal, before, timeout)
+	what := "not ready"
+	if op.goal == goalDown {
+		what = "not stopped"
+	}
+	return s.await(ctx, events, names, what, timeout, func(sts []api.Status) ([]api.Status, []api.Status, error) {
+		if len(names) == 0 {
+			sts = withoutStopped(sts)
+		}
+		pending, err := check(op.goal, sts, before)
+		return sts, pending, err
+	})
 }
 
 // await re-checks the status of names on every event received and every
-// PollInterval, until check says they reached g (their status is
-// returned), cannot reach it (409), or ctx ends (504 on its timeout).
-// With no names, the targets are every instance not stopped by request.
-func (s *Server) await(ctx context.Context, events <-chan api.Event, names []string, g goal, before map[string]api.Status, timeout time.Duration) ([]api.Status, error) {
+// PollInterval, until done says none of the targets it picks among them
+// is pending (the targets' status is returned), done fails (409: one
+// cannot get there), or ctx ends (504 on its timeout, saying what the
+// pending ones are: "not ready").
+func (s *Server) await(ctx context.Context, events <-chan api.Event, names []string, what string, timeout time.Duration, done func([]api.Status) (targets, pending []api.Status, err error)) ([]api.Status, error) {
 	tick := time.NewTicker(cmp.Or(s.PollInterval, DefaultPollInterval))
 	defer tick.Stop()
 	var pending []api.Status
@@ -111,14 +122,11 @@ func (s *Server) await(ctx context.Context, events <-chan api.Event, names []str
 		sts, err := s.Backend.Status(ctx, names)
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil, waitEnded(ctx, g, pending, timeout)
+				return nil, waitEnded(ctx, what, pending, timeout)
 			}
 			return nil, err
 		}
-		if len(names) == 0 {
-			sts = withoutStopped(sts)
-		}
-		if pending, err = check(g, sts, before); err != nil {
+		if sts, pending, err = done(sts); err != nil {
 			return nil, err
 		}
 		if len(pending) == 0 {
@@ -126,7 +134,7 @@ func (s *Server) await(ctx context.Context, events <-chan api.Event, names []str
 		}
 		select {
 		case <-ctx.Done():
-			return nil, waitEnded(ctx, g, pending, timeout)
+			return nil, waitEnded(ctx, what, pending, timeout)
 		case <-tick.C:
 		case _, ok := <-events:
 			if !ok {
@@ -202,13 +210,9 @@ func withoutStopped(sts []api.Status) []api.Status {
 }
 
 // waitEnded is the error of a wait whose ctx ended with targets pending.
-func waitEnded(ctx context.Context, g goal, pending []api.Status, timeout time.Duration) error {
+func waitEnded(ctx context.Context, what string, pending []api.Status, timeout time.Duration) error {
 	if !errors.Is(context.Cause(ctx), errTimedOut) {
 		return ctx.Err() // the client left, or supd is shutting down
-	}
-	what := "not ready"
-	if g == goalDown {
-		what = "not stopped"
 	}
 	msgs := make([]string, len(pending))
 	for i, st := range pending {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -26,6 +27,8 @@ type Backend struct {
 	StopFunc      func(ctx context.Context, names []string) error
 	RestartFunc   func(ctx context.Context, names []string) error
 	ReloadFunc    func(ctx context.Context, names []string) error
+	ScaleFunc     func(ctx context.Context, process string, n int) error
+	SignalFunc    func(ctx context.Context, names []string, sig syscall.Signal) error
 	WhyFunc       func(ctx context.Context, name string) (api.Why, error)
 	LogsFunc      func(ctx context.Context, name string, n int, follow bool) (<-chan api.LogLine, error)
 	SubscribeFunc func(ctx context.Context) <-chan api.Event
@@ -64,6 +67,20 @@ func callAction(f func(context.Context, []string) error, ctx context.Context, na
 		return ErrNotImplemented
 	}
 	return f(ctx, names)
+}
+
+func (b *Backend) Scale(ctx context.Context, process string, n int) error {
+	if b.ScaleFunc == nil {
+		return ErrNotImplemented
+	}
+	return b.ScaleFunc(ctx, process, n)
+}
+
+func (b *Backend) SendSignal(ctx context.Context, names []string, sig syscall.Signal) error {
+	if b.SignalFunc == nil {
+		return ErrNotImplemented
+	}
+	return b.SignalFunc(ctx, names, sig)
 }
 
 func (b *Backend) Why(ctx context.Context, name string) (api.Why, error) {

@@ -57,8 +57,8 @@ func (s *Supervisor) status(i *instance) api.Status {
 		State: i.state.String(), Ready: i.ready, Pid: i.pid, Restarts: i.restarts(),
 		ExitCode: code, ExitSignal: sig, Reason: i.reason, Listening: []string{},
 		Critical: i.spec.Critical, Desired: api.DesiredRunning,
-		ConfigInstances: s.configInstances(i.spec.Process),
 	}
+	s.scaleStatus(&st)
 	if i.stoppedByRequest {
 		st.Desired = api.DesiredStopped
 	}

@@ -31,15 +31,16 @@ func (s *Supervisor) scaledTo(process string) int {
 	return s.scaled.counts[process]
 }
 
-// configInstances is api.Status.ConfigInstances for an instance of
-// process: the file's number of instances while scale runs another.
-func (s *Supervisor) configInstances(process string) int {
-	n := s.scaledTo(process)
-	p := s.cfg.Process(process)
+// scaleStatus fills api.Status.ScaledInstances and ConfigInstances of an
+// instance: set while scale runs another number of instances of its
+// process than the file says.
+func (s *Supervisor) scaleStatus(st *api.Status) {
+	n := s.scaledTo(st.Process)
+	p := s.cfg.Process(st.Process)
 	if n == 0 || p == nil || n == len(p.Instances) {
-		return 0
+		return
 	}
-	return len(p.Instances)
+	st.ScaledInstances, st.ConfigInstances = n, len(p.Instances)
 }
 
 // Scale implements control.Backend: it runs n instances of process until

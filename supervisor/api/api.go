@@ -52,9 +52,11 @@ type Status struct {
 	MemoryBytes int64      `json:"memory_bytes"` // RSS of the whole tree
 	Expect      []string   `json:"expect"`       // what the ready block says it should listen on, e.g. "tcp:127.0.0.1:3000"
 	StartedAt   *time.Time `json:"started_at,omitempty"`
-	// ConfigInstances is, while `supctl scale` runs another number of
-	// instances of the process than its file says, the file's number (0
-	// otherwise). The next config reload goes back to it.
+	// ScaledInstances and ConfigInstances are, while `supctl scale` runs
+	// another number of instances of the process than its file says, that
+	// number and the file's (both 0 otherwise). The next config reload goes
+	// back to the file's.
+	ScaledInstances int `json:"scaled_instances,omitempty"`
 	ConfigInstances int `json:"config_instances,omitempty"`
 }
 
@@ -96,6 +98,15 @@ func ExitText(code *int, signal *string) string {
 		return "exited " + strconv.Itoa(*code)
 	}
 	return ""
+}
+
+// Count is n with its noun, singular for one: "1 restart", "2 restarts".
+// noun must take a plain -s plural.
+func Count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }
 
 // Detail says why an instance is in state: reason or, when there is none

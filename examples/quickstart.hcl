@@ -1,5 +1,6 @@
 # The quickstart: two instances of a web app and a worker that starts once
-# both are ready. From the repository root:
+# both are ready, built once by a oneshot before they start. From the
+# repository root:
 #
 #   go run ./cmd/supd examples/quickstart.hcl
 #   go run ./cmd/supctl status            # in another terminal
@@ -15,15 +16,24 @@ supervisor {
   http = "127.0.0.1:9900" # /readyz /healthz /metrics
 }
 
+# Builds the two programs, once per start of supd (go's build cache makes
+# it quick after the first time). A oneshot is ready when it exits 0, so
+# what depends on it starts on a fresh build; the apps then run as
+# themselves: their own PIDs in `supctl status`, their own exit signals
+# (`kill -9` shows SIGKILL), not those of a `go run` wrapper.
+process "build" {
+  type    = "oneshot"
+  command = ["go", "build", "-o", "quickstart/bin/", "./quickstart/web", "./quickstart/worker"]
+}
+
 process "web" {
-  instances = 2 # web:0 on 8080, web:1 on 8081
-  command   = ["go", "run", "./quickstart/web", "--port", "${8080 + instance}"]
+  instances  = 2 # web:0 on 8080, web:1 on 8081
+  command    = ["./quickstart/bin/web", "--port", "${8080 + instance}"]
+  depends_on = ["build"]
 
   ready {
-    # Ready once this instance's own process tree listens there: `go run`
-    # compiles first, then its child binds the port.
-    tcp     = "127.0.0.1:${8080 + instance}"
-    timeout = "120s" # the first build can be slow
+    tcp     = "127.0.0.1:${8080 + instance}" # bound by this instance itself
+    timeout = "10s"
   }
 
   health {
@@ -33,6 +43,6 @@ process "web" {
 }
 
 process "worker" {
-  command    = ["go", "run", "./quickstart/worker"]
+  command    = ["./quickstart/bin/worker"]
   depends_on = ["web"] # starts once every web instance is ready
 }

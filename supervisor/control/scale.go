@@ -90,10 +90,5 @@ func (s *Server) handleSignal(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, req.Names, err)
 		return
 	}
-	sts, err := s.Backend.Status(r.Context(), names)
-	if err != nil {
-		s.fail(w, r, names, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, nonNil(sts))
+	s.answerStatus(w, r, names)
 }

@@ -76,6 +76,11 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, nil, err)
 		return
 	}
+	s.answerStatus(w, r, names)
+}
+
+// answerStatus answers the status of names (all when empty).
+func (s *Server) answerStatus(w http.ResponseWriter, r *http.Request, names []string) {
 	sts, err := s.Backend.Status(r.Context(), names)
 	if err != nil {
 		s.fail(w, r, names, err)

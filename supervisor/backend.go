@@ -143,7 +143,11 @@ func (s *Supervisor) Subscribe(ctx context.Context) <-chan api.Event {
 
 // Logs implements control.Backend.
 func (s *Supervisor) Logs(ctx context.Context, name string, n int, follow bool) (<-chan api.LogLine, error) {
-	snaps, err := s.snapshots(ctx, []string{name})
+	names := []string{name}
+	if name == "" { // every instance
+		names = nil
+	}
+	snaps, err := s.snapshots(ctx, names)
 	if err != nil {
 		return nil, err
 	}

@@ -68,7 +68,7 @@ type Backend interface {
 	Why(ctx context.Context, name string) (api.Why, error)
 
 	// Logs sends the last n lines of name (all instances of a process,
-	// interleaved by time) and, when follow is set, every new line until
+	// interleaved by time; every instance when name is "") and, when follow is set, every new line until
 	// ctx is done. The backend closes the channel at the end; it must not
 	// block forever on a send once ctx is done.
 	Logs(ctx context.Context, name string, n int, follow bool) (<-chan api.LogLine, error)

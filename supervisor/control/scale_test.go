@@ -122,4 +122,20 @@ func TestAllExpandsToEveryProcess(t *testing.T) {
 	if err != nil || len(sts) != 3 {
 		t.Errorf("status all: %v, %v", names(sts), err)
 	}
+
+	var logsOf []string
+	l.b.LogsFunc = func(_ context.Context, name string, n int, follow bool) (<-chan api.LogLine, error) {
+		logsOf = append(logsOf, name)
+		ch := make(chan api.LogLine, 1)
+		ch <- api.LogLine{Name: "db", Line: "hello"}
+		close(ch)
+		return ch, nil
+	}
+	var lines []string
+	err = c.Logs(controltest.Context(t), "all", 10, false, func(l api.LogLine) error { lines = append(lines, l.Line); return nil })
+	if err != nil || !slices.Equal(logsOf, []string{""}) || !slices.Equal(lines, []string{"hello"}) {
+		t.Errorf("logs all: %v, backend asked for %q, got %v; want every instance (\"\")", err, logsOf, lines)
+	}
+	_, err = c.Why(controltest.Context(t), "all")
+	remoteErr(t, err, http.StatusBadRequest, "why answers for one process or instance, not all")
 }

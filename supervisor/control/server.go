@@ -115,8 +115,12 @@ func (s *Server) handleAction(a Action) http.HandlerFunc {
 
 func (s *Server) handleWhy(w http.ResponseWriter, r *http.Request) {
 	name := r.URL.Query().Get("name")
-	if name == "" {
+	switch name {
+	case "":
 		s.fail(w, r, nil, badRequest("missing name"))
+		return
+	case All:
+		s.fail(w, r, nil, badRequest("why answers for one process or instance, not all: supctl status shows them all"))
 		return
 	}
 	why, err := s.Backend.Why(r.Context(), name)
@@ -150,7 +154,11 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	lines, err := s.Backend.Logs(r.Context(), name, n, follow)
+	target := name
+	if name == All {
+		target = "" // every instance, interleaved
+	}
+	lines, err := s.Backend.Logs(r.Context(), target, n, follow)
 	if err != nil {
 		s.fail(w, r, []string{name}, err)
 		return

@@ -150,6 +150,12 @@ process "idle" {
 	if out, code := s.ctl("status", "all"); code != 0 || strings.Count(out, "running") != 3 {
 		t.Errorf("status all: exit %d:\n%s", code, out)
 	}
+	if out, code := s.ctl("logs", "all"); code != 0 || !strings.Contains(out, "sig:0 | trapped") || !strings.Contains(out, "sig:1 | trapped") {
+		t.Errorf("logs all: exit %d, want the lines of every process:\n%s", code, out)
+	}
+	if out, code := s.ctl("why", "all"); code != 2 || !strings.Contains(out, "not all") {
+		t.Errorf("why all: exit %d, want 2 (one process at a time):\n%s", code, out)
+	}
 }
 
 // --version of both binaries says the module version and, for a build in a

@@ -58,8 +58,8 @@ stopped by request. Until supd's socket answers (supd & supctl wait),
 keep trying to reach it.`,
 		actionCommand(control.ActionWait)},
 	{"logs", "[-f] [-n N] NAME", `Print the recent output of a process (all its instances, in time order) or
-an instance, as "NAME | line" (stderr: "NAME ! line"). -f follows it until
-interrupted.`,
+an instance, as "NAME | line" (stderr: "NAME ! line"); all: every
+process, interleaved. -f follows it until interrupted.`,
 		func(e env) runner { return &LogsCommand{env: e} }},
 	{"scale", "NAME N [--no-wait] [--timeout D]", `Run N instances of a process until the next config reload (which goes
 back to the file's number). New instances are evaluated from the file

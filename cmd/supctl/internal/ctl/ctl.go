@@ -164,7 +164,8 @@ func (m *Main) usage() string {
 	}
 	fmt.Fprintf(&b, `
 NAME is a process (all its instances), one instance, as api:2, or all
-(every process).
+(every process); an unknown NAME is a usage error (exit 2). Durations
+take a unit: 30s, 2m, 1m30s.
 Run 'supctl COMMAND -h' for the details of a command.
 
 The control socket is --socket PATH (before or after COMMAND), else

@@ -122,3 +122,8 @@ func controltestBackend(mu *sync.Mutex, sts *[]api.Status) *controltest.Backend 
 		return out, nil
 	}}
 }
+
+func TestTopNeedsATerminal(t *testing.T) {
+	r := supctl(context.Background(), "top")
+	r.want(t, 1, "top needs a terminal")
+}

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/mattn/go-isatty"
 
 	"github.com/sup-sh/sup/supervisor/api"
 	"github.com/sup-sh/sup/supervisor/control"
@@ -36,6 +37,9 @@ func (c *TopCommand) Run(ctx context.Context, args []string) error {
 	}
 	if len(pos) > 0 {
 		return c.usageError(fmt.Errorf("unexpected argument %q", pos[0]))
+	}
+	if f, ok := c.stdout.(*os.File); !ok || !isatty.IsTerminal(f.Fd()) {
+		return errors.New("top needs a terminal: for a script, use supctl status --json or supctl events --json")
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -55,3 +55,11 @@ process "odd" {
 		t.Errorf("Spec(3, 4) of odd: error %v, want one at sup.hcl:8 naming instance 3", err)
 	}
 }
+
+func TestProcessNamedAllIsRefused(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"sup.hcl": "process \"all\" {\n  command = [\"x\"]\n}\n"})
+	_, err := Load(dir)
+	if err == nil || !strings.Contains(err.Error(), `sup.hcl:1:9: error: Invalid process name: process name "all" is reserved`) {
+		t.Errorf("Load of a process named all: %v", err)
+	}
+}

@@ -185,5 +185,8 @@ func checkName(kind, name string) error {
 	if !namePattern.MatchString(name) {
 		return fmt.Errorf("%s name %q is not valid: use letters, digits, '_', '-' and '.', starting with a letter or digit", kind, name)
 	}
+	if kind == "process" && name == "all" {
+		return fmt.Errorf(`process name "all" is reserved: supctl takes it for every process; choose another name`)
+	}
 	return nil
 }

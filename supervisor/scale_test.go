@@ -15,23 +15,13 @@ import (
 	"github.com/sup-sh/sup/supervisor/config"
 )
 
-// Scaling down and up again while the instance scaled away is still
-// stopping brings that instance back instead of forgetting it; the names
-// follow the count ("api" alone, "api:0" among several).
-func TestScaleBackUpWhileStopping(t *testing.T) {
+// loadConfig writes body, after a supervisor block with a control socket
+// in a temporary directory, to a file there and loads it.
+func loadConfig(t *testing.T, body string) *config.Config {
+	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "sup.hcl")
-	body := `
-supervisor {
-  socket = "` + filepath.Join(dir, "supd.sock") + `"
-}
-process "api" {
-  # Ignores SIGTERM (sleep inherits the ignored disposition across exec):
-  # a stop lasts until the SIGKILL after stop.timeout.
-  command = ["sh", "-c", "trap '' TERM; exec sleep 1000"]
-  stop { timeout = "1s" }
-}
-`
+	body = "supervisor {\n  socket = \"" + filepath.Join(dir, "supd.sock") + "\"\n}\n" + body
 	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -39,6 +29,21 @@ process "api" {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cfg
+}
+
+// Scaling down and up again while the instance scaled away is still
+// stopping brings that instance back instead of forgetting it; the names
+// follow the count ("api" alone, "api:0" among several).
+func TestScaleBackUpWhileStopping(t *testing.T) {
+	cfg := loadConfig(t, `
+process "api" {
+  # Ignores SIGTERM (sleep inherits the ignored disposition across exec):
+  # a stop lasts until the SIGKILL after stop.timeout.
+  command = ["sh", "-c", "trap '' TERM; exec sleep 1000"]
+  stop { timeout = "1s" }
+}
+`)
 	sup := supervisor.New(cfg, supervisor.Options{Log: zerolog.Nop()})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -43,7 +43,7 @@ func positive(s string) (time.Duration, error) {
 }
 
 // parseSignal accepts what signame.Parse does: "SIGTERM", "TERM",
-// "sigterm", 15.
+// "sigterm"; not numbers.
 func parseSignal(s string) (syscall.Signal, error) { return signame.Parse(s) }
 
 // signalName is the inverse of parseSignal, for printing.

@@ -92,9 +92,9 @@ process "api" {
 func TestSignalAndAll(t *testing.T) {
 	s := startSupd(t, `
 process "sig" {
-  command   = ["sh", "-c", "trap 'echo HUP >> {{dir}}/got-${instance}' HUP; trap 'echo USR1 >> {{dir}}/got-${instance}' USR1; echo trapped; while :; do sleep 0.05; done"]
+  command   = ["sh", "-c", "trap 'echo HUP >> {{dir}}/got-${instance}' HUP; trap 'echo USR1 >> {{dir}}/got-${instance}' USR1; echo trapped; touch {{dir}}/trapped-${instance}; while :; do sleep 0.05; done"]
   instances = 2
-  ready { log = "trapped" }
+  ready { exec = ["test", "-e", "{{dir}}/trapped-${instance}"] } # the traps are set
 }
 process "idle" {
   command = ["sleep", "1000"]
@@ -137,17 +137,17 @@ process "idle" {
 	}
 
 	// all: every process.
-	if out, code := s.ctl("stop", "all"); code != 0 || strings.Count(out, "stopped") != 3 {
+	if out, code := s.ctl("stop", "all"); code != 0 || strings.Count(out, " stopped  no ") != 3 {
 		t.Fatalf("stop all: exit %d:\n%s", code, out)
 	}
 	out, code = s.ctl("signal", "HUP", "all")
 	if code != 1 || !strings.Contains(out, "no process to send SIGHUP to") {
 		t.Errorf("signal HUP all, all stopped: exit %d, %q; want exit 1 saying nothing runs", code, out)
 	}
-	if out, code := s.ctl("start", "all"); code != 0 || strings.Count(out, "running") != 3 {
+	if out, code := s.ctl("start", "all"); code != 0 || strings.Count(out, " running  yes ") != 3 {
 		t.Fatalf("start all: exit %d:\n%s", code, out)
 	}
-	if out, code := s.ctl("status", "all"); code != 0 || strings.Count(out, "running") != 3 {
+	if out, code := s.ctl("status", "all"); code != 0 || strings.Count(out, " running  yes ") != 3 {
 		t.Errorf("status all: exit %d:\n%s", code, out)
 	}
 	if out, code := s.ctl("logs", "all"); code != 0 || !strings.Contains(out, "sig:0 | trapped") || !strings.Contains(out, "sig:1 | trapped") {

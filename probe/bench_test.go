@@ -74,7 +74,7 @@ func bindToReady(b *testing.B, n int, wait waiter) []time.Duration {
 
 // readRecord returns the time the app recorded in path. The app may be seen
 // ready before it has written it: wait for it, at most 5s.
-func readRecord(b *testing.B, path string) time.Time {
+func readRecord(b testing.TB, path string) time.Time {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		data, _ := os.ReadFile(path)
@@ -97,6 +97,39 @@ func reportLatency(b *testing.B, prefix string, lat []time.Duration) {
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	b.ReportMetric(ms(lat[len(lat)/2]), prefix+"median-ms")
 	b.ReportMetric(ms(lat[(len(lat)*99+99)/100-1]), prefix+"p99-ms")
+}
+
+// BenchmarkHeldAcceptToReady: for a socket supd holds, the time from the
+// app starting to accept on its inherited fd 3 (recorded by testapp just
+// before it calls accept) to the accept check passing; 100 starts, each
+// app booting 20ms first.
+func BenchmarkHeldAcceptToReady(b *testing.B) {
+	addr, f := heldTCP(b, "tcp", "127.0.0.1:0")
+	spec := ReadySpec{Accepting: []HeldSocket{{Network: "tcp", Address: addr}}}
+	for range b.N {
+		lat := make([]time.Duration, 0, 100)
+		for range 100 {
+			r, err := NewReadiness("bench", spec, "", nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			a, record := startHeld(b, f, 20*time.Millisecond)
+			r.Started(a.pid)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err = r.Wait(ctx, NewTree(a.pid), func(Result) {})
+			ready := time.Now()
+			cancel()
+			r.Close()
+			if err != nil {
+				b.Fatal(err)
+			}
+			lat = append(lat, ready.Sub(readRecord(b, record)))
+			a.kill()
+		}
+		slices.Sort(lat)
+		reportLatency(b, "", lat)
+	}
+	b.ReportMetric(0, "ns/op")
 }
 
 // BenchmarkBindToReady: 200 starts measured with the readiness check, and

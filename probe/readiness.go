@@ -213,14 +213,21 @@ func summarize(states []*checkState) Result {
 	return res
 }
 
-// checks builds the configured checks, in config order: tcp, unix, http,
-// exec, notify, notification_fd, log.
+// checks builds the configured checks, in config order: tcp, unix, the
+// accept checks of held sockets, http, exec, notify, notification_fd, log.
 func (r *Readiness) checks(tree *Tree) []check {
 	started := time.Unix(0, r.started.Load())
 	var cs []check
 	for _, t := range []*target{r.tcp, r.unix} {
 		if t != nil {
 			cs = append(cs, newSocketWait(newSocketCheck(r.name, *t, tree), started))
+		}
+	}
+	for _, h := range r.spec.Accepting {
+		// Without sock_diag (a seccomp filter) acceptance cannot be seen:
+		// the held socket then counts as ready once spawned.
+		if c, err := newAcceptCheck(r.name, h, tree, started); err == nil {
+			cs = append(cs, c)
 		}
 	}
 	if r.spec.HTTP != "" {

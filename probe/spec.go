@@ -17,12 +17,25 @@ type ReadySpec struct {
 	NotificationFD int            // 0 = unset; else >= 3
 	Log            *regexp.Regexp // nil = unset
 	Timeout        time.Duration  // default 60s
+	// Accepting are sockets that supd holds and passes to the process: the
+	// spawn is ready only once its tree accepts a connection from each of
+	// them (see the accept check). Set by the config loader for a tcp or
+	// unix check whose address is a held socket, and for a service with
+	// sockets and no ready block.
+	Accepting []HeldSocket
+}
+
+// HeldSocket is a listening socket held by supd, as its accept check
+// connects to it.
+type HeldSocket struct {
+	Network string // "tcp" or "unix"
+	Address string // tcp: "127.0.0.1:3000", ":3000" (any address), "[::]:3000"; unix: a path
 }
 
 // HasChecks reports whether any readiness check is configured.
 func (r ReadySpec) HasChecks() bool {
 	return r.TCP != "" || r.Unix != "" || r.HTTP != "" || len(r.Exec) > 0 ||
-		r.Notify || r.NotificationFD != 0 || r.Log != nil
+		r.Notify || r.NotificationFD != 0 || r.Log != nil || len(r.Accepting) > 0
 }
 
 // HealthSpec are the liveness checks run after ready (the `health { }`

@@ -56,7 +56,7 @@ func (s *Supervisor) status(i *instance) api.Status {
 		Name: i.spec.Name, Process: i.spec.Process, Instance: i.spec.Instance,
 		State: i.state.String(), Ready: i.ready, Pid: i.pid, Restarts: i.restarts(),
 		ExitCode: code, ExitSignal: sig, Reason: i.reason, Listening: []string{},
-		Critical: i.spec.Critical, Desired: api.DesiredRunning,
+		Critical: i.spec.Critical, Desired: api.DesiredRunning, LogDropped: i.sink.Dropped(),
 	}
 	s.scaleStatus(&st)
 	if i.stoppedByRequest {
@@ -142,7 +142,7 @@ func (s *Supervisor) Subscribe(ctx context.Context) <-chan api.Event {
 }
 
 // Logs implements control.Backend.
-func (s *Supervisor) Logs(ctx context.Context, name string, n int, follow bool) (<-chan api.LogLine, error) {
+func (s *Supervisor) Logs(ctx context.Context, name string, n int, since time.Time, follow bool) (<-chan api.LogLine, error) {
 	names := []string{name}
 	if name == "" { // every instance
 		names = nil
@@ -154,11 +154,15 @@ func (s *Supervisor) Logs(ctx context.Context, name string, n int, follow bool) 
 	var recent []api.LogLine
 	var live []<-chan api.LogLine
 	for _, sn := range snaps {
-		ring := sn.inst.sink.Ring()
-		if follow {
-			live = append(live, ring.Follow(ctx))
+		lines, ch, err := sn.inst.sink.History(ctx, n, since, follow)
+		if err != nil { // the ring's lines are there: show them, say why not more
+			s.log.Warn().Err(err).Str("process", sn.status.Process).Int("instance", sn.status.Instance).
+				Msg("supctl logs: cannot read the log file back")
 		}
-		recent = append(recent, ring.Last(n)...)
+		if ch != nil {
+			live = append(live, ch)
+		}
+		recent = append(recent, lines...)
 	}
 	slices.SortStableFunc(recent, func(a, b api.LogLine) int { return a.Time.Compare(b.Time) })
 	if n >= 0 && len(recent) > n {

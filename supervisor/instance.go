@@ -52,7 +52,7 @@ func (s *Supervisor) newInstance(spec *config.Spec) *instance {
 	return &instance{
 		spec:    spec,
 		log:     log,
-		sink:    output.NewSink(lines, output.NewRing(spec.Name, 64<<10), s.out),
+		sink:    s.newSink(spec, lines),
 		tracker: restart.NewTracker(spec.Restart),
 		state:   Stopped,
 	}
@@ -151,8 +151,12 @@ func (s *Supervisor) spawn(i *instance) {
 }
 
 // heldBefore says, before a spawn, whether the configured address is
-// already held by someone (who then cannot be part of the new tree).
+// already held by someone (who then cannot be part of the new tree). A
+// socket supd holds for the process is held by supd and its siblings.
 func (s *Supervisor) heldBefore(i *instance) string {
+	if len(i.spec.Sockets) > 0 {
+		return ""
+	}
 	for _, a := range expected(i.spec.Ready) {
 		holders, err := probe.HeldBy(a.network, a.address)
 		if err != nil || len(holders) == 0 {

@@ -63,6 +63,9 @@ func (s *Supervisor) launch(i *instance, rd *probe.Readiness, onExit func(reaper
 	}
 	cmd.Env = env
 	cmd.ExtraFiles = extraFiles(rd.Files())
+	if err := s.passSockets(cmd, spec, rd.Files()); err != nil {
+		return 0, err
+	}
 
 	outR, outW, err := os.Pipe()
 	if err != nil {

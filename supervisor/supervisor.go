@@ -47,6 +47,12 @@ type Options struct {
 	// OnReady, if set, is called from the loop each time a spawn becomes
 	// ready, with the time from spawn to ready. It must be quick.
 	OnReady func(process string, instance int, d time.Duration)
+	// Sockets holds the listening sockets of the config's socket blocks,
+	// bound before New (sockets.Set); Supd is the path of the supd
+	// executable that sets LISTEN_PID ("/proc/self/exe"). Both are needed
+	// to start a process with sockets.
+	Sockets SocketFiles
+	Supd    string
 }
 
 // Supervisor supervises the processes of one config. Create it with New,
@@ -61,6 +67,8 @@ type Supervisor struct {
 	reloading func(begin bool)
 	events    fanout.Hub[api.Event] // every state change; never blocks the loop
 	env       []string              // supd's environment, minus what children must not inherit
+	sockets   SocketFiles
+	supd      string
 
 	inbox chan func()     // closures run by the loop
 	life  context.Context // done when Run returns; work outliving a request uses it
@@ -89,6 +97,8 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 		notify:    opts.Notify,
 		onReady:   opts.OnReady,
 		reloading: opts.Reloading,
+		sockets:   opts.Sockets,
+		supd:      opts.Supd,
 		env:       childEnv(os.Environ()),
 		inbox:     make(chan func(), 64),
 		inspector: probe.NewInspector(),

@@ -54,7 +54,7 @@ func (s *Supervisor) Why(ctx context.Context, name string) (api.Why, error) {
 	for _, a := range facts.expect {
 		w.Holders = append(w.Holders, holder(a, pids))
 	}
-	w.Checks = checklist(w, facts.oneshot)
+	w.Checks = append(checklist(w, facts.oneshot), logFileChecks(sn.inst.sink)...)
 	return w, nil
 }
 

@@ -52,6 +52,9 @@ type Status struct {
 	MemoryBytes int64      `json:"memory_bytes"` // RSS of the whole tree
 	Expect      []string   `json:"expect"`       // what the ready block says it should listen on, e.g. "tcp:127.0.0.1:3000"
 	StartedAt   *time.Time `json:"started_at,omitempty"`
+	// LogDropped counts the output lines the log file (`log { file }`)
+	// could not take, disk full or unwritable, since supd started.
+	LogDropped int64 `json:"log_dropped"`
 	// ScaledInstances and ConfigInstances are, while `supctl scale` runs
 	// another number of instances of the process than its file says, that
 	// number and the file's (both 0 otherwise). The next config reload goes
@@ -141,6 +144,10 @@ type LogLine struct {
 	Name   string    `json:"name"`
 	Stream string    `json:"stream"` // "stdout" | "stderr"
 	Line   string    `json:"line"`
+	// Missed, when not 0, makes this a marker and not a line: a follower
+	// fell behind and that many lines were not sent to it here (they are
+	// in the log file, when the process has one).
+	Missed int `json:"missed,omitempty"`
 }
 
 // Why is the answer to `supctl why NAME`: the 502 checklist.

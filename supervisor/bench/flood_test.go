@@ -49,28 +49,43 @@ const floodRounds = 3
 // CPU time (user+system) until the last line was out.
 func BenchmarkLogFlood(b *testing.B) {
 	total := floodBytes()
-	var base, sup, ratios, rss, cpu []float64
+	var runs floodRuns
 	for b.Loop() {
 		for range floodRounds {
 			bd := floodBaseline(b, total)
 			sd, maxRSS, cpuSecs := floodSupd(b, total)
-			base = append(base, bd.Seconds())
-			sup = append(sup, sd.Seconds())
-			ratios = append(ratios, sd.Seconds()/bd.Seconds())
-			rss = append(rss, maxRSS)
-			cpu = append(cpu, cpuSecs)
+			runs.add(bd, sd, maxRSS, cpuSecs)
 		}
 	}
-	b.ReportMetric(quantile(base, 0), "base-s")
-	b.ReportMetric(quantile(sup, 0), "supd-s")
-	b.ReportMetric(quantile(sup, 0)/quantile(base, 0), "ratio")
-	b.ReportMetric(median(ratios), "ratio-median")
-	b.ReportMetric(quantile(rss, 1), "rss-max-MiB")
-	b.ReportMetric(median(cpu), "supd-cpu-s")
+	runs.report(b)
 }
 
-// floodBaseline times `testapp --flood n | cat > /dev/null`.
-func floodBaseline(b *testing.B, n int64) time.Duration {
+// floodRuns are the rounds of a flood benchmark.
+type floodRuns struct{ base, sup, ratios, rss, cpu []float64 }
+
+// add records a round: the baseline's and supd's times, supd's peak RSS
+// (MiB) and CPU seconds.
+func (r *floodRuns) add(base, sup time.Duration, rssMiB, cpuSecs float64) {
+	r.base = append(r.base, base.Seconds())
+	r.sup = append(r.sup, sup.Seconds())
+	r.ratios = append(r.ratios, sup.Seconds()/base.Seconds())
+	r.rss = append(r.rss, rssMiB)
+	r.cpu = append(r.cpu, cpuSecs)
+}
+
+// report reports base-s and supd-s (the best rounds), ratio (their
+// quotient), ratio-median, rss-max-MiB and supd-cpu-s (median).
+func (r *floodRuns) report(b *testing.B) {
+	b.ReportMetric(quantile(r.base, 0), "base-s")
+	b.ReportMetric(quantile(r.sup, 0), "supd-s")
+	b.ReportMetric(quantile(r.sup, 0)/quantile(r.base, 0), "ratio")
+	b.ReportMetric(median(r.ratios), "ratio-median")
+	b.ReportMetric(quantile(r.rss, 1), "rss-max-MiB")
+	b.ReportMetric(median(r.cpu), "supd-cpu-s")
+}
+
+// floodBaseline times `testapp --flood n [extra...] | cat > /dev/null`.
+func floodBaseline(b *testing.B, n int64, extra ...string) time.Duration {
 	b.Helper()
 	pr, pw, err := os.Pipe()
 	if err != nil {
@@ -83,7 +98,7 @@ func floodBaseline(b *testing.B, n int64) time.Duration {
 	defer devnull.Close()
 	cat := exec.Command("cat")
 	cat.Stdin, cat.Stdout, cat.Stderr = pr, devnull, os.Stderr
-	app := exec.Command(filepath.Join(binaries(b), "testapp"), "--flood", strconv.FormatInt(n, 10))
+	app := exec.Command(filepath.Join(binaries(b), "testapp"), append([]string{"--flood", strconv.FormatInt(n, 10)}, extra...)...)
 	app.Stdout, app.Stderr = pw, os.Stderr
 	t0 := time.Now()
 	if err := cat.Start(); err != nil {

@@ -86,6 +86,8 @@ END {
 	row("20 x 300 ms binds, all ready", "<= 400 ms", "BenchmarkReadySlowBind", "median-ms", "<=", 400, "")
 	row("orphan storm 10,000: zombies left", "0", "BenchmarkOrphanStorm", "zombies-left", "=", 0, "")
 	row("orphan storm 10,000: supd RSS growth", "< 2 MiB", "BenchmarkOrphanStorm", "rss-growth-MiB", "<", 2, "")
+	row("kill -9 via nginx, held socket: refused", "0", "BenchmarkCrash502", "held-refused", "=", 0, "")
+	row("kill -9 via nginx, held socket: 502s/crash", "<= 8", "BenchmarkCrash502", "held-502-per-crash", "<=", 8, "")
 	print ""
 	print "details:"
 	print "  RSS 50:     " more("BenchmarkIdleRSS/procs=50", "anon-MiB") more("BenchmarkIdleRSS/procs=50", "threads") more("BenchmarkIdleRSS/procs=50", "rss-status-MiB")
@@ -96,6 +98,8 @@ END {
 	print "  flood:      " more("BenchmarkLogFlood", "base-s") more("BenchmarkLogFlood", "supd-s") more("BenchmarkLogFlood", "ratio-median") more("BenchmarkLogFlood", "rss-max-MiB") more("BenchmarkLogFlood", "supd-cpu-s")
 	print "  first spawn:" more("BenchmarkFirstSpawn", "p99-ms") more("BenchmarkFirstSpawn", "all-ms") more("BenchmarkFirstSpawn", "started-ms")
 	print "  ready:      " more("BenchmarkReadySlowBind", "max-ms") more("BenchmarkReadySlowBind", "detect-ms")
+	print "  crash 502:  " more("BenchmarkCrash502", "held-502s") more("BenchmarkCrash502", "held-requests") more("BenchmarkCrash502", "held-502-time-s") more("BenchmarkCrash502", "port-502s") more("BenchmarkCrash502", "port-refused") more("BenchmarkCrash502", "port-502-per-crash") more("BenchmarkCrash502", "port-requests") more("BenchmarkCrash502", "port-502-time-s")
+	print "  trampoline: " more("BenchmarkRestartTrampoline", "held-ms") more("BenchmarkRestartTrampoline", "plain-ms") more("BenchmarkRestartTrampoline", "trampoline-ms")
 	print "  orphans:    " more("BenchmarkOrphanStorm", "storm-s") more("BenchmarkOrphanStorm", "orphans/s") more("BenchmarkOrphanStorm", "drain-ms") more("BenchmarkOrphanStorm", "anon-growth-MiB") more("BenchmarkOrphanStorm", "max-zombies") more("BenchmarkOrphanStorm", "supd-cpu-s")
 }' "$raw"
 exit "$(cat "$bin/rc")"

@@ -91,7 +91,7 @@ func TestLoadSpecs(t *testing.T) {
 				Ready:  Ready{Timeout: 60 * time.Second},
 				Health: Health{Interval: 10 * time.Second, Failures: 3},
 				Stop:   Stop{Signal: syscall.SIGTERM, Timeout: 10 * time.Second},
-				Log:    Log{MaxSize: 100 << 20, MaxFiles: 5},
+				Log:    Log{MaxSize: 100 << 20, MaxFiles: 5, Timestamps: true, SupdStream: true},
 			}}
 		},
 	}, {
@@ -158,6 +158,8 @@ func TestLoadSpecs(t *testing.T) {
     file      = "a.log"
     max_size  = "10MB"
     max_files = 2
+    timestamps = false
+    supd_stream = false
   }
 }`,
 		want: func(dir string) []*Spec {
@@ -363,6 +365,18 @@ process "a" {
 }`), pos: "sup.hcl:3:10", msg: `Invalid type: "daemon" is not valid: use one of "service", "oneshot"`},
 	{name: "bad hook event", files: one(`hook "crsh" { command = ["x"] }`), pos: "sup.hcl:1:6", msg: `use one of "crash", "fatal", "ready", "unready"`},
 	{name: "hook command not a list", files: one(`hook "crash" { command = "alert" }`), pos: "sup.hcl:1:26", msg: "command must be a list of strings"},
+	{name: "hook without action", files: one(`hook "crash" { timeout = "1s" }`), pos: "sup.hcl:1:1", msg: "set command"},
+	{name: "hook bad url", files: one(`hook "crash" { url = "ftp://x/y" }`), pos: "sup.hcl:1:22", msg: "want http:// or https://"},
+	{name: "hook unknown process", files: one(`process "a" { command = ["x"] }
+hook "ready" {
+  url       = "http://127.0.0.1:9/h"
+  processes = ["a", "b"]
+}`), pos: "sup.hcl:4:15", msg: `no process "b" (known: a)`},
+	{name: "hook bad timeout", files: one(`hook "crash" {
+  command = ["x"]
+  timeout = "0s"
+}`), pos: "sup.hcl:3:13", msg: "must be greater than 0"},
+	{name: "log timestamps not bool", files: proc(`log { timestamps = "often" }`), pos: "sup.hcl:3:22", msg: "bool"},
 	{name: "hook unknown variable", files: one(`hook "crash" { command = ["alert", "${proc}"] }`), pos: "sup.hcl:1:39", msg: "unknown variable proc: a hook command can use process"},
 	{name: "duplicate process", files: one(`process "a" { command = ["x"] }
 process "a" { command = ["y"] }`), pos: "sup.hcl:2:9", msg: `process "a" is already defined (first defined at sup.hcl:1)`},
@@ -576,7 +590,7 @@ func TestWarnings(t *testing.T) {
 	}
 }
 
-func TestInactiveAndDescribe(t *testing.T) {
+func TestDescribe(t *testing.T) {
 	cfg, dir := loadOK(t, map[string]string{"sup.hcl": `socket "web" { listen = "tcp://127.0.0.1:3000" }
 process "db" {
   command = ["db"]
@@ -593,22 +607,13 @@ process "api" {
 hook "crash" { command = ["alert", "${name}"] }
 `})
 	path := filepath.Join(dir, "sup.hcl")
-	wantInactive := []string{
-		path + ":1:1: not active yet: socket blocks (sockets held by supd and passed as LISTEN_FDS)",
-		path + ":10:3: not active yet: the sockets attribute (LISTEN_FDS socket passing)",
-		path + ":12:3: not active yet: log blocks (log files with rotation)",
-		path + ":14:1: not active yet: hook blocks (crash hooks)",
-	}
-	if got := cfg.Inactive(); !reflect.DeepEqual(got, wantInactive) {
-		t.Errorf("Inactive() =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(wantInactive, "\n"))
-	}
 	var b strings.Builder
 	if err := cfg.Describe(&b); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
 	for _, want := range []string{
-		"\nsocket web  tcp 127.0.0.1:3000\n",
+		"\nsocket web  tcp 127.0.0.1:3000 backlog=somaxconn\n",
 		"\nprocess api (" + path + ":6:1) instances=2\n",
 		"\n  db\n    command     [\"db\"] type=oneshot\n    dir         " + dir + " user=- env=[]\n",
 		"\n    ready       [exited-0] timeout=1m0s\n",
@@ -616,14 +621,13 @@ hook "crash" { command = ["alert", "${name}"] }
 			"    command     [\"./api\" \"--port\" \"3001\"] type=service\n" +
 			"    dir         " + dir + " user=- env=[SECRET]\n" +
 			"    depends_on  [db] sockets=[web] critical=false\n" +
-			"    ready       [spawned] timeout=1m0s\n" +
+			"    ready       [accepting:tcp:127.0.0.1:3000] timeout=1m0s\n" +
 			"    health      [] interval=10s failures=3\n" +
 			"    restart     always backoff=100ms max_backoff=30s reset_after=10s max_restarts=0 window=1m0s\n" +
 			"    stop        SIGTERM timeout=10s drain=0s\n" +
-			"    log         file=/var/log/api.log max_size=100MiB max_files=5\n",
-		"\nhook crash  command=[\"alert\", \"${name}\"]\n",
+			"    log         file=/var/log/api.log max_size=100MiB max_files=5 timestamps=true supd_stream=true\n",
+		"\nhook crash  command=[\"alert\", \"${name}\"] url=- processes=* timeout=10s\n",
 		"\nstart order: db, api\n",
-		"\nnot active yet (validated, ignored by this version):\n  " + wantInactive[0] + "\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("Describe() lacks %q:\n%s", want, out)
@@ -631,6 +635,31 @@ hook "crash" { command = ["alert", "${name}"] }
 	}
 	if strings.Contains(out, "hunter2") {
 		t.Error("Describe() prints env values")
+	}
+}
+
+func TestHooksSeveralPerEvent(t *testing.T) {
+	cfg, _ := loadOK(t, map[string]string{"sup.hcl": `
+process "api" { command = ["x"] }
+process "db" { command = ["y"] }
+hook "crash" { command = ["alert"] }
+hook "crash" {
+  url       = "https://alerts.example/sup"
+  processes = ["db"]
+  timeout   = "3s"
+}`})
+	if len(cfg.Hooks) != 2 {
+		t.Fatalf("%d hooks, want 2", len(cfg.Hooks))
+	}
+	h0, h1 := cfg.Hooks[0], cfg.Hooks[1]
+	if h0.URL != "" || h0.Timeout != 10*time.Second || !h0.Applies("api") || !h0.Applies("db") {
+		t.Errorf("hook 0: %+v", h0)
+	}
+	if h1.Command != nil || h1.URL != "https://alerts.example/sup" || h1.Timeout != 3*time.Second || h1.Applies("api") || !h1.Applies("db") {
+		t.Errorf("hook 1: %+v", h1)
+	}
+	if _, err := h1.Argv(HookVars{}); err == nil {
+		t.Error("Argv of a url-only hook: no error")
 	}
 }
 
@@ -689,9 +718,6 @@ func TestContractExample(t *testing.T) {
 	}
 	if got := api.Instances[0].Env; !reflect.DeepEqual(got, []string{"DB_URL=postgres://db", "NODE_ENV=production"}) {
 		t.Errorf("env = %q", got)
-	}
-	if got := len(cfg.Inactive()); got != 4 {
-		t.Errorf("Inactive() has %d lines, want 4 (socket, sockets, log, hook)", got)
 	}
 	if cfg.Warnings != nil {
 		t.Errorf("warnings: %v", cfg.Warnings)
@@ -752,6 +778,5 @@ func FuzzLoad(f *testing.F) {
 		if err := cfg.Describe(io.Discard); err != nil {
 			t.Fatal(err)
 		}
-		cfg.Inactive()
 	})
 }

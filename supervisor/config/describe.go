@@ -20,7 +20,7 @@ func (c *Config) Describe(w io.Writer) error {
 	s := c.Supervisor
 	fmt.Fprintf(&b, "supervisor  socket=%s http=%s shutdown_timeout=%s\n", word(s.Socket), word(s.HTTP), s.ShutdownTimeout)
 	for _, so := range c.Sockets {
-		fmt.Fprintf(&b, "socket %s  %s %s\n", so.Name, so.Network, word(so.Address))
+		fmt.Fprintf(&b, "socket %s  %s %s%s\n", so.Name, so.Network, word(so.Address), socketOptions(so))
 	}
 	for _, p := range c.Processes {
 		fmt.Fprintf(&b, "\nprocess %s (%s) instances=%d\n", p.Name, position(p.Range), len(p.Instances))
@@ -32,15 +32,13 @@ func (c *Config) Describe(w io.Writer) error {
 		b.WriteString("\n")
 	}
 	for _, h := range c.Hooks {
-		fmt.Fprintf(&b, "hook %s  command=%s\n", h.Event, c.source(h))
+		procs := "*"
+		if h.Processes != nil {
+			procs = list(h.Processes)
+		}
+		fmt.Fprintf(&b, "hook %s  command=%s url=%s processes=%s timeout=%s\n", h.Event, c.source(h), word(h.URL), procs, h.Timeout)
 	}
 	fmt.Fprintf(&b, "\nstart order: %s\n", strings.Join(c.Order, ", "))
-	if lines := c.Inactive(); len(lines) > 0 {
-		b.WriteString("\nnot active yet (validated, ignored by this version):\n")
-		for _, l := range lines {
-			fmt.Fprintf(&b, "  %s\n", l)
-		}
-	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -57,7 +55,8 @@ func describeSpec(b *strings.Builder, s *Spec) {
 		{"restart", string(s.Restart.Policy), "backoff=" + s.Restart.Backoff.String(), "max_backoff=" + s.Restart.MaxBackoff.String(),
 			"reset_after=" + s.Restart.ResetAfter.String(), "max_restarts=" + strconv.Itoa(s.Restart.MaxRestarts), "window=" + s.Restart.Window.String()},
 		{"stop", signalName(s.Stop.Signal), "timeout=" + s.Stop.Timeout.String(), "drain=" + s.Stop.Drain.String()},
-		{"log", "file=" + word(s.Log.File), "max_size=" + bytesize.Format(s.Log.MaxSize), "max_files=" + strconv.Itoa(s.Log.MaxFiles)},
+		{"log", "file=" + word(s.Log.File), "max_size=" + bytesize.Format(s.Log.MaxSize), "max_files=" + strconv.Itoa(s.Log.MaxFiles),
+			"timestamps=" + strconv.FormatBool(s.Log.Timestamps), "supd_stream=" + strconv.FormatBool(s.Log.SupdStream)},
 	} {
 		fmt.Fprintf(b, "    %-11s %s\n", l[0], strings.Join(l[1:], " "))
 	}
@@ -75,6 +74,9 @@ func readyChecks(s *Spec) []string {
 		option{r.NotificationFD != 0, "notification_fd=" + strconv.Itoa(r.NotificationFD)},
 		option{r.Log != nil, "log=" + regexpString(r)},
 	)
+	for _, h := range r.Accepting {
+		checks = append(checks, "accepting:"+h.Network+":"+h.Address)
+	}
 	switch {
 	case len(checks) > 0:
 		return checks
@@ -152,6 +154,9 @@ func quoted(args []string) string {
 
 // source is a hook command as written in the file.
 func (c *Config) source(h *Hook) string {
+	if h.Command == nil {
+		return "-"
+	}
 	rng := h.Command.Range()
 	if f := c.files[rng.Filename]; f != nil {
 		return strings.Join(strings.Fields(string(rng.SliceBytes(f.Bytes))), " ")

@@ -33,6 +33,7 @@ func (l *loader) link() {
 			l.checkRef(r, "sockets", "socket", sockets)
 		}
 	}
+	l.linkSockets()
 	if !l.checkCycles(byName) {
 		return
 	}

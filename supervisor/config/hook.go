@@ -2,15 +2,17 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 )
 
-var hookSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "command", Required: true}}}
+var hookSchema = attrSchema("command", "url", "processes", "timeout")
 
 // hookEvents are the events a hook can be attached to.
 var hookEvents = []string{"crash", "fatal", "ready", "unready"}
@@ -19,16 +21,49 @@ var hookEvents = []string{"crash", "fatal", "ready", "unready"}
 var hookVariables = []string{"process", "instance", "name", "state", "exit_code"}
 
 func (l *loader) hook(b *hcl.Block) {
-	l.note(featureHook, b.DefRange)
 	event, err := oneOf(hookEvents...)(b.Labels[0])
 	if err != nil {
 		l.errorAt(b.LabelRanges[0], "Invalid hook event", err.Error())
 	}
-	a := l.content(b, hookSchema, "hook").attrs["command"]
-	if a == nil || !l.checkHookCommand(a) || err != nil {
-		return
+	hb := l.content(b, hookSchema, "hook")
+	h := &Hook{Event: event, Timeout: 10 * time.Second, Range: b.DefRange}
+	e := l.static()
+	ok := err == nil
+	if a := hb.attrs["command"]; a != nil {
+		ok = l.checkHookCommand(a) && ok
+		h.Command = a.Expr
 	}
-	l.cfg.Hooks = append(l.cfg.Hooks, &Hook{Event: event, Command: a.Expr, Range: b.DefRange})
+	field(e, hb, "url", &h.URL, parseHTTPURL)
+	field(e, hb, "timeout", &h.Timeout, positive)
+	if a, set := e.decode(hb, "processes", &h.Processes); set {
+		h.processesRange = a.Expr.Range()
+		if h.Processes == nil {
+			h.Processes = []string{}
+		}
+	}
+	if hb.attrs["command"] == nil && hb.attrs["url"] == nil {
+		l.errorAt(b.DefRange, "Hook without an action", `set command (e.g. ["/usr/local/bin/alert", "${process}"]) or url, or both`)
+		ok = false
+	}
+	if ok {
+		l.cfg.Hooks = append(l.cfg.Hooks, h)
+	}
+}
+
+// checkHooks checks that every process a hook names exists.
+func (l *loader) checkHooks() {
+	for _, h := range l.cfg.Hooks {
+		for _, name := range h.Processes {
+			if l.cfg.Process(name) == nil {
+				var known []string
+				for _, p := range l.cfg.Processes {
+					known = append(known, p.Name)
+				}
+				l.errorAt(h.processesRange, "Unknown process in hook.processes",
+					fmt.Sprintf("no process %q (known: %s)", name, strings.Join(known, ", ")))
+			}
+		}
+	}
 }
 
 // checkHookCommand checks what it can of a command evaluated only when the
@@ -81,6 +116,9 @@ type HookVars struct {
 
 // Argv evaluates the hook's command for one firing.
 func (h *Hook) Argv(v HookVars) ([]string, error) {
+	if h.Command == nil {
+		return nil, errors.New("hook has no command")
+	}
 	exit := cty.StringVal("")
 	if v.ExitCode != nil {
 		exit = cty.NumberIntVal(int64(*v.ExitCode))

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -29,7 +28,6 @@ var fileSchema = &hcl.BodySchema{
 
 var (
 	supervisorSchema = attrSchema("socket", "http", "shutdown_timeout")
-	socketSchema     = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "listen", Required: true}}}
 )
 
 // attrSchema is a body of optional attributes and no blocks.
@@ -65,6 +63,7 @@ func Load(paths ...string) (*Config, error) {
 			l.decodeFile(src)
 		}
 		l.link()
+		l.checkHooks()
 	}
 	return l.result()
 }
@@ -206,11 +205,9 @@ func (l *loader) socket(b *hcl.Block) {
 	name := b.Labels[0]
 	keep := l.label("socket", b) &&
 		l.define(l.defined, b.LabelRanges[0], "Duplicate socket name", fmt.Sprintf("socket %q", name), "rename one of them")
-	var ep endpoint
-	field(l.static(), l.content(b, socketSchema, "socket"), "listen", &ep, parseListen)
+	s := l.decodeSocket(b)
 	if keep {
-		l.note(featureSocket, b.DefRange)
-		l.cfg.Sockets = append(l.cfg.Sockets, &Socket{Name: name, Network: ep.network, Address: ep.address, Range: b.DefRange})
+		l.cfg.Sockets = append(l.cfg.Sockets, s)
 	}
 }
 
@@ -252,7 +249,6 @@ func (l *loader) result() (*Config, error) {
 	if l.cfg.Supervisor.Socket == "" {
 		l.cfg.Supervisor.Socket = api.DefaultSocketPath()
 	}
-	slices.SortStableFunc(l.cfg.uses, func(a, b use) int { return l.compare(&a.rng, &b.rng) })
 	l.cfg.files = files
 	return l.cfg, nil
 }

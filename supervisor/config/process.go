@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/sup-sh/sup/supervisor/bytesize"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // maxInstances bounds `instances`, so that a typo cannot make supd spawn a
@@ -30,7 +31,7 @@ var blockSchemas = map[string]*hcl.BodySchema{
 	"ready":   attrSchema("tcp", "unix", "http", "exec", "notify", "notification_fd", "log", "timeout"),
 	"health":  attrSchema("http", "tcp", "exec", "interval", "failures", "max_memory"),
 	"stop":    attrSchema("drain", "signal", "timeout"),
-	"log":     attrSchema("file", "max_size", "max_files"),
+	"log":     attrSchema("file", "max_size", "max_files", "timestamps", "supd_stream"),
 }
 
 // invariant are the process attributes that must be the same for every
@@ -54,11 +55,11 @@ func (l *loader) process(src *source, b *hcl.Block) {
 	bodies := l.processBodies(b)
 	node := &procNode{proc: &Process{Name: name, Type: Service, Range: b.DefRange}}
 	n := l.invariants(bodies.process, node)
+	bodies.sockets = l.socketVars(bodies, node.proc.Sockets)
 	l.instances(src, bodies, node.proc, n)
 	node.proc.eval = l.evalInstance(src, bodies, node.proc)
 	l.checkType(node.proc, bodies)
 	if keep {
-		l.noteFeatures(bodies)
 		l.cfg.Processes = append(l.cfg.Processes, node.proc)
 		l.procs = append(l.procs, node)
 	}
@@ -87,6 +88,7 @@ func (l *loader) instances(src *source, bodies processBodies, p *Process, n int)
 type processBodies struct {
 	process body
 	blocks  map[string]body // by block type; absent blocks are zero bodies
+	sockets cty.Value       // `socket` in expressions (see socketVars)
 }
 
 func (l *loader) processBodies(b *hcl.Block) processBodies {
@@ -136,6 +138,7 @@ func (l *loader) spec(src *source, bodies processBodies, p *Process, i, n int) *
 	s.Dir = src.dir
 
 	e, b := l.instance(i), bodies.process
+	e.ctx.Variables["socket"] = bodies.sockets
 	argv(e, b, "command", &s.Command, true)
 	field(e, b, "dir", &s.Dir, within(src.dir))
 	field(e, b, "env", &s.Env, envList)
@@ -162,7 +165,7 @@ func defaultSpec() *Spec {
 		Ready:  Ready{Timeout: 60 * time.Second},
 		Health: Health{Interval: 10 * time.Second, Failures: 3},
 		Stop:   Stop{Signal: syscall.SIGTERM, Timeout: 10 * time.Second},
-		Log:    Log{MaxSize: 100 << 20, MaxFiles: 5},
+		Log:    Log{MaxSize: 100 << 20, MaxFiles: 5, Timestamps: true, SupdStream: true},
 	}
 }
 
@@ -257,6 +260,8 @@ func decodeLog(e evaluator, b body, dir string, l *Log) {
 	field(e, b, "file", &l.File, within(dir))
 	field(e, b, "max_size", &l.MaxSize, positiveSize)
 	field(e, b, "max_files", &l.MaxFiles, atLeast(1))
+	e.decode(b, "timestamps", &l.Timestamps)
+	e.decode(b, "supd_stream", &l.SupdStream)
 }
 
 func positiveSize(s string) (int64, error) {

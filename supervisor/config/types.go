@@ -7,6 +7,8 @@
 package config
 
 import (
+	"os"
+	"slices"
 	"syscall"
 	"time"
 
@@ -28,7 +30,6 @@ type Config struct {
 	// Warnings.Write; nil when there are none.
 	Warnings *Error
 
-	uses  []use                // features used, for Inactive
 	files map[string]*hcl.File // parsed files, for Describe
 }
 
@@ -43,8 +44,17 @@ type Supervisor struct {
 type Socket struct {
 	Name    string
 	Network string // "tcp" or "unix"
-	Address string // "127.0.0.1:3000", "[::1]:3000" or "/run/app.sock"
-	Range   hcl.Range
+	Address string // "127.0.0.1:3000", "[::1]:3000", ":3000" (any address) or "/run/app.sock"
+	Backlog int    // accept queue length; 0 = the kernel's somaxconn
+	// Unix sockets only: the socket file's mode (default 0660), owner and
+	// group ("" = supd's own).
+	Mode  os.FileMode
+	User  string
+	Group string
+	Range hcl.Range
+	// attrs are the ranges of the attributes set, for errors found when
+	// the socket is bound (AttrRange).
+	attrs map[string]hcl.Range
 }
 
 // Type is a process type.
@@ -92,7 +102,10 @@ type Spec struct {
 	Type      Type
 	DependsOn []string // process names
 	Sockets   []string // socket names, passed in this order from fd 3
-	Critical  bool
+	// Listen is what each of Sockets listens on ("tcp://127.0.0.1:3000"),
+	// so that a reload that moves a socket is a change of the spec.
+	Listen   []string
+	Critical bool
 
 	Restart Restart
 	Ready   Ready
@@ -130,15 +143,31 @@ type Log struct {
 	File     string // "" = only supd's own stream
 	MaxSize  int64  // bytes; default 100MiB
 	MaxFiles int    // default 5
+	// Timestamps starts each line of the file with the time supd read it
+	// (RFC 3339); default true.
+	Timestamps bool
+	// SupdStream: the lines also go to supd's own stream (default true).
+	// false keeps a chatty process's lines in its file only.
+	SupdStream bool
 }
 
 // Hook is a `hook "event" { }` block. Command is kept as an expression:
 // it is evaluated when the hook fires, with `process` (and `instance`,
 // `name`, `state`, `exit_code`) in scope.
 type Hook struct {
-	Event   string // crash | fatal | ready | unready
-	Command hcl.Expression
-	Range   hcl.Range
+	Event     string         // crash | fatal | ready | unready
+	Command   hcl.Expression // nil when the hook has only a url
+	URL       string         // "" when none: POST the event as JSON
+	Processes []string       // nil: every process
+	Timeout   time.Duration  // default 10s
+	Range     hcl.Range
+
+	processesRange hcl.Range
+}
+
+// Applies reports whether the hook fires for process.
+func (h *Hook) Applies(process string) bool {
+	return h.Processes == nil || slices.Contains(h.Processes, process)
 }
 
 // Process returns the process with that name, or nil.

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sup-sh/sup/supervisor/api"
 )
@@ -106,12 +107,16 @@ func (c *Client) Why(ctx context.Context, name string) (api.Why, error) {
 	return why, err
 }
 
-// Logs calls fn with the last n lines of name and, when follow is set,
-// with every new line until ctx is done or supd ends the stream. It
+// Logs calls fn with the last n lines of name (n < 0: all) at or after
+// since (zero: any) and, when follow is set, with every new line (or a
+// marker for missed ones) until ctx is done or supd ends the stream. It
 // returns fn's first error, ctx.Err() when ctx ends it, or nil when supd
 // ends it.
-func (c *Client) Logs(ctx context.Context, name string, n int, follow bool, fn func(api.LogLine) error) error {
+func (c *Client) Logs(ctx context.Context, name string, n int, since time.Time, follow bool, fn func(api.LogLine) error) error {
 	q := url.Values{"name": {name}, "n": {strconv.Itoa(n)}}
+	if !since.IsZero() {
+		q.Set("since", since.Format(time.RFC3339Nano))
+	}
 	if follow {
 		q.Set("follow", "1")
 	}

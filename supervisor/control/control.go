@@ -10,7 +10,7 @@
 //	POST /scale                       api.ScaleRequest -> 200 []api.Status of the process
 //	POST /signal                      api.SignalRequest (no names: all) -> 200 []api.Status of the targets
 //	GET  /why?name=N                  200 api.Why
-//	GET  /logs?name=N&n=50&follow=1   200 NDJSON stream of api.LogLine
+//	GET  /logs?name=N&n=50&since=T&follow=1   200 NDJSON stream of api.LogLine (n=-1: all; T: RFC 3339)
 //	GET  /events                      200 NDJSON stream of api.Event
 //
 // Every other answer is an api.Error: 400 bad request, 404 unknown name,
@@ -27,6 +27,7 @@ package control
 import (
 	"context"
 	"syscall"
+	"time"
 
 	"github.com/sup-sh/sup/supervisor/api"
 )
@@ -67,11 +68,15 @@ type Backend interface {
 	// Why answers the 502 checklist for one process or instance.
 	Why(ctx context.Context, name string) (api.Why, error)
 
-	// Logs sends the last n lines of name (all instances of a process,
-	// interleaved by time; every instance when name is "") and, when follow is set, every new line until
-	// ctx is done. The backend closes the channel at the end; it must not
-	// block forever on a send once ctx is done.
-	Logs(ctx context.Context, name string, n int, follow bool) (<-chan api.LogLine, error)
+	// Logs sends the last n lines of name (n < 0: no limit; all instances
+	// of a process, interleaved by time; every instance when name is "") at or
+	// after since (zero: no
+	// limit), from the log file when the buffer does not reach, and, when
+	// follow is set, every new line until ctx is done, or a marker
+	// (api.LogLine.Missed) where lines were missed. Neither a gap nor a
+	// line twice between the two. The backend closes the channel at the
+	// end; it must not block forever on a send once ctx is done.
+	Logs(ctx context.Context, name string, n int, since time.Time, follow bool) (<-chan api.LogLine, error)
 
 	// Subscribe returns every state change from now on. The channel is
 	// closed when ctx is done. A slow reader may miss events but never

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/sup-sh/sup/supervisor/api"
 	"github.com/sup-sh/sup/supervisor/control/controltest"
@@ -124,7 +125,7 @@ func TestAllExpandsToEveryProcess(t *testing.T) {
 	}
 
 	var logsOf []string
-	l.b.LogsFunc = func(_ context.Context, name string, n int, follow bool) (<-chan api.LogLine, error) {
+	l.b.LogsFunc = func(_ context.Context, name string, n int, _ time.Time, follow bool) (<-chan api.LogLine, error) {
 		logsOf = append(logsOf, name)
 		ch := make(chan api.LogLine, 1)
 		ch <- api.LogLine{Name: "db", Line: "hello"}
@@ -132,7 +133,7 @@ func TestAllExpandsToEveryProcess(t *testing.T) {
 		return ch, nil
 	}
 	var lines []string
-	err = c.Logs(controltest.Context(t), "all", 10, false, func(l api.LogLine) error { lines = append(lines, l.Line); return nil })
+	err = c.Logs(controltest.Context(t), "all", 10, time.Time{}, false, func(l api.LogLine) error { lines = append(lines, l.Line); return nil })
 	if err != nil || !slices.Equal(logsOf, []string{""}) || !slices.Equal(lines, []string{"hello"}) {
 		t.Errorf("logs all: %v, backend asked for %q, got %v; want every instance (\"\")", err, logsOf, lines)
 	}

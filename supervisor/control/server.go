@@ -141,8 +141,16 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 	n := DefaultLogLines
 	if v := q.Get("n"); v != "" {
 		var err error
-		if n, err = strconv.Atoi(v); err != nil || n < 0 {
+		if n, err = strconv.Atoi(v); err != nil || n < -1 {
 			s.fail(w, r, nil, badRequest("bad n %q: want a number of lines", v))
+			return
+		}
+	}
+	var since time.Time
+	if v := q.Get("since"); v != "" {
+		var err error
+		if since, err = time.Parse(time.RFC3339Nano, v); err != nil {
+			s.fail(w, r, nil, badRequest("bad since %q: want an RFC 3339 time", v))
 			return
 		}
 	}
@@ -158,7 +166,7 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 	if name == All {
 		target = "" // every instance, interleaved
 	}
-	lines, err := s.Backend.Logs(r.Context(), target, n, follow)
+	lines, err := s.Backend.Logs(r.Context(), target, n, since, follow)
 	if err != nil {
 		s.fail(w, r, []string{name}, err)
 		return

@@ -289,7 +289,7 @@ func TestBadRequests(t *testing.T) {
 		_, err := c.Do(ctx, tc.a, tc.req)
 		remoteErr(t, err, http.StatusBadRequest, tc.want)
 	}
-	for _, target := range []string{"/why", "/logs", "/logs?name=api&n=x", "/logs?name=api&follow=maybe"} {
+	for _, target := range []string{"/why", "/logs", "/logs?name=api&n=x", "/logs?name=api&follow=maybe", "/logs?name=api&since=yesterday"} {
 		if code, body := rawGet(t, path, target); code != http.StatusBadRequest || !strings.Contains(body, `"error":`) {
 			t.Errorf("GET %s = %d %s, want 400 with an api.Error", target, code, body)
 		}
@@ -355,15 +355,16 @@ func TestLogs(t *testing.T) {
 	type call struct {
 		name   string
 		n      int
+		since  time.Time
 		follow bool
 	}
 	calls := make(chan call, 1)
 	live := make(chan api.LogLine)
-	b.LogsFunc = func(ctx context.Context, name string, n int, follow bool) (<-chan api.LogLine, error) {
+	b.LogsFunc = func(ctx context.Context, name string, n int, since time.Time, follow bool) (<-chan api.LogLine, error) {
 		if name != "api" {
 			return nil, fmt.Errorf("%w: %q", api.ErrUnknown, name)
 		}
-		calls <- call{name, n, follow}
+		calls <- call{name, n, since, follow}
 		ch := make(chan api.LogLine)
 		go func() {
 			defer close(ch)
@@ -386,13 +387,14 @@ func TestLogs(t *testing.T) {
 
 	var got []string
 	collect := func(l api.LogLine) error { got = append(got, l.Line); return nil }
-	if err := c.Logs(ctx, "api", 3, false, collect); err != nil {
+	since := time.Date(2026, 12, 7, 4, 31, 57, 123456789, time.UTC)
+	if err := c.Logs(ctx, "api", 3, since, false, collect); err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{"line 0", "line 1", "line 2"}; !slices.Equal(got, want) {
 		t.Errorf("lines = %q, want %q", got, want)
 	}
-	if cl := <-calls; cl != (call{"api", 3, false}) {
+	if cl := <-calls; cl.name != "api" || cl.n != 3 || !cl.since.Equal(since) || cl.follow {
 		t.Errorf("backend called with %+v", cl)
 	}
 
@@ -405,7 +407,7 @@ func TestLogs(t *testing.T) {
 		}
 	}()
 	var followed []api.LogLine
-	err := c.Logs(fctx, "api", 0, true, func(l api.LogLine) error {
+	err := c.Logs(fctx, "api", 0, time.Time{}, true, func(l api.LogLine) error {
 		followed = append(followed, l)
 		cancel()
 		return nil
@@ -416,11 +418,11 @@ func TestLogs(t *testing.T) {
 	if len(followed) != 1 || followed[0].Line != "new" || followed[0].Stream != "stderr" {
 		t.Errorf("followed %+v", followed)
 	}
-	if cl := <-calls; cl != (call{"api", 0, true}) {
+	if cl := <-calls; cl != (call{"api", 0, time.Time{}, true}) {
 		t.Errorf("backend called with %+v", cl)
 	}
 
-	err = c.Logs(ctx, "nope", 3, false, collect)
+	err = c.Logs(ctx, "nope", 3, time.Time{}, false, collect)
 	remoteErr(t, err, http.StatusNotFound, `no process named "nope"`)
 }
 

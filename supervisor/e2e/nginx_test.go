@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -14,53 +14,19 @@ import (
 	"github.com/sup-sh/sup/supervisor/internal/suptest"
 )
 
-// nginxConf proxies 127.0.0.1:proxy to the app on 127.0.0.1:app, with
-// every path nginx writes under dir.
-const nginxConf = `daemon off;
-pid %[1]s/nginx.pid;
-error_log stderr;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path %[1]s/body;
-  proxy_temp_path %[1]s/proxy;
-  fastcgi_temp_path %[1]s/fastcgi;
-  uwsgi_temp_path %[1]s/uwsgi;
-  scgi_temp_path %[1]s/scgi;
-  upstream app { server 127.0.0.1:%[2]d; }
-  server {
-    listen 127.0.0.1:%[3]d;
-    location / { proxy_pass http://app; }
-  }
-}
-`
-
 // The story sup exists for: nginx in front of an app, both supervised,
 // nginx started only once the app has bound its port. When supd says all
 // is ready, a request through nginx never gets a 502; when the app dies,
 // supd says so at once, and after the restart nginx answers again.
 func TestNginxInFrontNever502(t *testing.T) {
-	nginx, err := exec.LookPath("nginx")
-	if err != nil {
-		if _, serr := os.Stat("/usr/sbin/nginx"); serr != nil {
-			t.Skip("nginx is not installed (make test installs it)")
-		}
-		nginx = "/usr/sbin/nginx"
-	}
-	ports := suptest.FreePorts(t, 2)
-	appPort, proxyPort := ports[0], ports[1]
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf(nginxConf, dir, appPort, proxyPort)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	nginx, conf, dir, appPort, proxyPort := nginxFront(t)
 	s := startSupd(t, fmt.Sprintf(`
 process "app" {
   command = ["{{app}}", "--delay", "300ms", "--listen", "tcp:127.0.0.1:%d"]
   ready { tcp = "127.0.0.1:%d" }
 }
 process "nginx" {
-  command    = [%q, "-c", %q, "-p", %q, "-e", "stderr"]
+  command    = [%q, "-c", %q, "-p", %q]
   depends_on = ["app"]
   ready { tcp = "127.0.0.1:%d" }
   stop { signal = "SIGQUIT" }
@@ -85,5 +51,64 @@ process "nginx" {
 	}
 	if st := s.status()["nginx"]; !st.Ready || st.Restarts != 0 {
 		t.Fatalf("nginx: %+v", st)
+	}
+}
+
+// nginxFront writes an nginx.conf (suptest.NginxConf) in a new directory
+// that proxies 127.0.0.1:proxyPort to 127.0.0.1:appPort, on free ports.
+func nginxFront(t *testing.T) (nginx, conf, dir string, appPort, proxyPort int) {
+	t.Helper()
+	nginx = suptest.Nginx(t)
+	ports := suptest.FreePorts(t, 2)
+	appPort, proxyPort = ports[0], ports[1]
+	dir = t.TempDir()
+	conf = filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(conf, []byte(suptest.NginxConf(dir, fmt.Sprintf("127.0.0.1:%d", appPort), proxyPort)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return nginx, conf, dir, appPort, proxyPort
+}
+
+// The product's promise, through real nginx: an app with a socket held by
+// supd, killed with kill -9 again and again under load, never makes nginx
+// see a refused connection; only the requests in flight at each crash get
+// a 502.
+func TestNginxHeldSocketCrashes(t *testing.T) {
+	nginx, conf, dir, appPort, proxyPort := nginxFront(t)
+	s := startSupd(t, fmt.Sprintf(`
+socket "web" { listen = "tcp://127.0.0.1:%d" }
+process "app" {
+  command = ["{{app}}", "--listen-fds", "--delay", "300ms"]
+  sockets = ["web"]
+}
+process "nginx" {
+  command    = [%q, "-c", %q, "-p", %q]
+  depends_on = ["app"]
+  ready { tcp = "127.0.0.1:%d" }
+  stop { signal = "SIGQUIT" }
+}`, appPort, nginx, conf, dir, proxyPort))
+	if out, code := s.ctl("wait", "--timeout", "30s"); code != 0 {
+		t.Fatalf("supctl wait: exit %d: %s", code, out)
+	}
+	stop := make(chan struct{})
+	const clients, crashes = 8, 5
+	res := load(fmt.Sprintf("http://127.0.0.1:%d/", proxyPort), clients, stop)
+	for range crashes {
+		st := s.waitReady("app")
+		before := res.ok.Load()
+		eventually(t, 5*time.Second, "requests served", func() bool { return res.ok.Load() > before+100 })
+		syscall.Kill(st.Pid, syscall.SIGKILL)
+		s.waitFor("app", 10*time.Second, "respawned", func(n api.Status) bool { return n.Pid != st.Pid && n.Pid != 0 })
+	}
+	s.waitReady("app")
+	close(stop)
+	errorLog, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+	refused := strings.Count(string(errorLog), "Connection refused")
+	t.Logf("ok %d, 502 and other %d, client refused %d; nginx refused %d", res.ok.Load(), res.other.Load(), res.refused.Load(), refused)
+	if refused != 0 || res.refused.Load() != 0 {
+		t.Errorf("refused connections: %d in nginx's error log, %d in the client; want 0:\n%s", refused, res.refused.Load(), errorLog)
+	}
+	if n := res.other.Load(); n > clients*crashes {
+		t.Errorf("%d failed requests, want at most %d (those in flight at the crashes)", n, clients*crashes)
 	}
 }

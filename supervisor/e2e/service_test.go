@@ -545,8 +545,16 @@ func TestChildFds(t *testing.T) {
     notification_fd = 3
     timeout = "30s"
   }`, "0 1 2 3"},
+		{"sockets", `sockets = ["a", "b"]
+  ready {
+    notification_fd = 5
+    timeout = "30s"
+  }`, "0 1 2 3 4 5"},
 	}
-	var body string
+	port := suptest.FreePorts(t, 1)[0]
+	body := fmt.Sprintf(`
+socket "a" { listen = "tcp://127.0.0.1:%d" }
+socket "b" { listen = "unix://{{dir}}/b.sock" }`, port)
 	for _, tt := range tests {
 		body += fmt.Sprintf(`
 process %q {
@@ -564,6 +572,11 @@ process %q {
 	s := startSupdWith(t, supdOptions{files: []*os.File{inherited}}, body)
 	for _, tt := range tests {
 		st := s.waitFor(tt.name, 20*time.Second, "spawned", func(st api.Status) bool { return st.Pid != 0 })
+		// With sockets the child is supd's trampoline until it execs.
+		eventually(t, 10*time.Second, "sleep running", func() bool {
+			comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", st.Pid))
+			return strings.TrimSpace(string(comm)) == "sleep"
+		})
 		entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", st.Pid))
 		if err != nil {
 			t.Fatal(err)

@@ -339,6 +339,7 @@ func TestMetrics(t *testing.T) {
 	startedAt := time.Unix(1_700_000_000, 500_000_000)
 	api1 := starting("api:1", 1, "nothing listening yet")
 	api1.Restarts, api1.MemoryBytes, api1.CPUPercent, api1.StartedAt = 3, 42<<20, 12.5, &startedAt
+	api1.LogDropped = 17
 	var calls atomic.Int32
 	src := &fakeSource{StatusFunc: func(context.Context, []string) ([]api.Status, error) {
 		calls.Add(1)
@@ -369,6 +370,8 @@ func TestMetrics(t *testing.T) {
 		{family: "sup_process_resident_memory_bytes", labels: map[string]string{"process": "api", "instance": "1"}, want: 42 << 20},
 		{family: "sup_process_cpu_percent", labels: map[string]string{"process": "api", "instance": "1"}, want: 12.5},
 		{family: "sup_process_state", labels: map[string]string{"process": "worker", "instance": "0", "state": "backoff"}, want: 1},
+		{family: "sup_log_dropped_lines_total", labels: map[string]string{"process": "api", "instance": "1"}, want: 17},
+		{family: "sup_log_dropped_lines_total", labels: map[string]string{"process": "api", "instance": "0"}, want: 0},
 		{family: "sup_process_state", labels: map[string]string{"process": "worker", "instance": "0", "state": "running"}, want: 0},
 	}
 	for _, tt := range tests {

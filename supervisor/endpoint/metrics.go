@@ -48,6 +48,7 @@ var states = []string{
 type tableCollector struct {
 	src                                                Source
 	ready, up, restarts, startTime, memory, cpu, state *prometheus.Desc
+	logDropped                                         *prometheus.Desc
 }
 
 func newTableCollector(src Source) *tableCollector {
@@ -64,12 +65,14 @@ func newTableCollector(src Source) *tableCollector {
 		memory:    desc("sup_process_resident_memory_bytes", "Resident memory of the instance's whole process tree."),
 		cpu:       desc("sup_process_cpu_percent", "CPU use of the instance's whole process tree, in percent of one CPU."),
 		state:     desc("sup_process_state", "1 for the instance's current state, 0 for the others.", "state"),
+		logDropped: desc("sup_log_dropped_lines_total",
+			"Output lines of the instance its log file could not take (disk full, unwritable)."),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *tableCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.ready, c.up, c.restarts, c.startTime, c.memory, c.cpu, c.state} {
+	for _, d := range []*prometheus.Desc{c.ready, c.up, c.restarts, c.startTime, c.memory, c.cpu, c.state, c.logDropped} {
 		ch <- d
 	}
 }
@@ -104,6 +107,7 @@ func (c *tableCollector) collect(ch chan<- prometheus.Metric, st api.Status) {
 	}
 	emit(c.memory, prometheus.GaugeValue, float64(st.MemoryBytes))
 	emit(c.cpu, prometheus.GaugeValue, st.CPUPercent)
+	emit(c.logDropped, prometheus.CounterValue, float64(st.LogDropped))
 	for _, s := range states {
 		emit(c.state, prometheus.GaugeValue, boolValue(s == st.State), s)
 	}

@@ -102,6 +102,12 @@ type Sink struct {
 	ring     *Ring
 	w        *Writer
 	observe  atomic.Pointer[LineFunc]
+
+	// Set once by LogTo, before the first line.
+	file     *File
+	opts     FileOptions
+	dropped  atomic.Int64 // lines the file could not take
+	noStream bool         // lines do not go to supd's own stream
 }
 
 // stream is how the records of one stream are encoded: by zerolog, and for
@@ -154,6 +160,41 @@ func (s *Sink) Observe(f LineFunc) {
 	s.observe.Store(&f)
 }
 
+// FileOptions say how a sink writes its lines to a log file.
+type FileOptions struct {
+	// Timestamps starts each line with the time supd read it, RFC 3339
+	// with microseconds (fixed width, so the file sorts).
+	Timestamps bool
+	// Name, when set, follows the time: the instance name, for the
+	// instances of a process sharing one file.
+	Name string
+	// NoStream keeps the lines out of supd's own stream: the file (and the
+	// ring, for supctl logs and why) has them.
+	NoStream bool
+}
+
+// LogTo makes the sink also write every line to f, formatted by opts:
+//
+//	2026-12-07T04:31:57.123456Z | a line of stdout
+//	2026-12-07T04:31:57.123456Z ! a line of stderr
+//	2026-12-07T04:31:57.123456Z api:1 | a line of instance 1
+//
+// Call it before the first line; it returns s.
+func (s *Sink) LogTo(f *File, opts FileOptions) *Sink {
+	s.file, s.opts, s.noStream = f, opts, opts.NoStream
+	return s
+}
+
+// File returns the sink's log file, or nil.
+func (s *Sink) File() *File { return s.file }
+
+// Dropped is how many lines the log file could not take (disk full,
+// unwritable), since the sink was made.
+func (s *Sink) Dropped() int64 { return s.dropped.Load() }
+
+// fileTime is the layout of a log file line's time: RFC 3339, fixed width.
+const fileTime = "2006-01-02T15:04:05.000000Z07:00"
+
 // Ring returns the sink's ring of recent lines.
 func (s *Sink) Ring() *Ring { return s.ring }
 
@@ -178,7 +219,9 @@ type chunk struct {
 	time    []byte // JSON value of the time field
 	head    []byte // st.prefix + time + st.mid
 	batch   recordBuf
-	ringing bool // holding the ring's lock, from begin to end
+	ringing bool   // holding the ring's lock, from begin to end
+	fhead   []byte // the log file line's start: time, name, stream mark
+	fbatch  []byte // log file lines not written yet
 }
 
 func (s *Sink) chunk(name string) *chunk {
@@ -202,12 +245,27 @@ func (c *chunk) begin(now time.Time) {
 	if c.st.prefix != nil {
 		c.head = append(append(append(c.head[:0], c.st.prefix...), c.time...), c.st.mid...)
 	}
+	if s := c.sink; s.file != nil {
+		c.fhead = c.fhead[:0]
+		if s.opts.Timestamps {
+			c.fhead = append(now.AppendFormat(c.fhead, fileTime), ' ')
+		}
+		if s.opts.Name != "" {
+			c.fhead = append(append(c.fhead, s.opts.Name...), ' ')
+		}
+		mark := "| "
+		if c.st.name == Stderr {
+			mark = "! "
+		}
+		c.fhead = append(c.fhead, mark...)
+	}
 	c.sink.ring.mu.Lock()
 	c.ringing = true
 }
 
 // end writes out the lines since begin.
 func (c *chunk) end() {
+	c.flushFile()
 	if c.ringing {
 		c.sink.ring.mu.Unlock()
 		c.ringing = false
@@ -215,9 +273,23 @@ func (c *chunk) end() {
 	c.flush()
 }
 
+// flushFile writes the log file's lines. It runs with the ring locked, so
+// that whoever holds the lock sees the file hold every line the ring holds
+// (History joins the two there).
+func (c *chunk) flushFile() {
+	if len(c.fbatch) == 0 {
+		return
+	}
+	if d := c.sink.file.Write(c.fbatch); d > 0 {
+		c.sink.dropped.Add(int64(d))
+	}
+	c.fbatch = c.fbatch[:0]
+}
+
 // flush writes out the batch. The write may block (nobody reads supd's
 // output): the ring is not locked meanwhile, so `supctl logs` still answers.
 func (c *chunk) flush() {
+	c.flushFile()
 	if len(c.batch) == 0 {
 		return
 	}
@@ -239,11 +311,25 @@ func (c *chunk) lines(line []byte) {
 }
 
 func (c *chunk) line(line []byte) {
-	if c.st.prefix != nil && plain(line) {
+	// Into the ring first: when the ring is unlocked (flush), every line in
+	// the file is also in the ring, and the other way round.
+	c.sink.ring.add(c.now, c.st.name, line)
+	if f := c.sink.observe.Load(); f != nil {
+		(*f)(c.st.name, line)
+	}
+	if c.sink.file != nil {
+		c.fbatch = append(append(append(c.fbatch, c.fhead...), line...), '\n')
+		if len(c.fbatch) >= maxBatch {
+			c.flushFile()
+		}
+	}
+	switch {
+	case c.sink.noStream:
+	case c.st.prefix != nil && plain(line):
 		c.batch = append(c.batch, c.head...)
 		c.batch = append(c.batch, line...)
 		c.batch = append(c.batch, c.st.suffix...)
-	} else {
+	default:
 		if c.slow == nil {
 			slow := c.st.log.Output(&c.batch)
 			c.slow = &slow
@@ -252,10 +338,6 @@ func (c *chunk) line(line []byte) {
 	}
 	if len(c.batch) >= maxBatch {
 		c.flush()
-	}
-	c.sink.ring.add(c.now, c.st.name, line)
-	if f := c.sink.observe.Load(); f != nil {
-		(*f)(c.st.name, line)
 	}
 }
 

@@ -30,7 +30,7 @@ type Backend struct {
 	ScaleFunc     func(ctx context.Context, process string, n int) error
 	SignalFunc    func(ctx context.Context, names []string, sig syscall.Signal) error
 	WhyFunc       func(ctx context.Context, name string) (api.Why, error)
-	LogsFunc      func(ctx context.Context, name string, n int, follow bool) (<-chan api.LogLine, error)
+	LogsFunc      func(ctx context.Context, name string, n int, since time.Time, follow bool) (<-chan api.LogLine, error)
 	SubscribeFunc func(ctx context.Context) <-chan api.Event
 }
 
@@ -90,11 +90,11 @@ func (b *Backend) Why(ctx context.Context, name string) (api.Why, error) {
 	return b.WhyFunc(ctx, name)
 }
 
-func (b *Backend) Logs(ctx context.Context, name string, n int, follow bool) (<-chan api.LogLine, error) {
+func (b *Backend) Logs(ctx context.Context, name string, n int, since time.Time, follow bool) (<-chan api.LogLine, error) {
 	if b.LogsFunc == nil {
 		return nil, ErrNotImplemented
 	}
-	return b.LogsFunc(ctx, name, n, follow)
+	return b.LogsFunc(ctx, name, n, since, follow)
 }
 
 func (b *Backend) Subscribe(ctx context.Context) <-chan api.Event {

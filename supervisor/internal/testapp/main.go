@@ -17,6 +17,8 @@
 //	--partial TEXT        write TEXT to stdout without a newline, exit 3
 //	--flood BYTES         write BYTES/100 numbered lines of 100 bytes each
 //	                      ("000000001 xxx…\n") to stdout, exit 0
+//	--flood-report FILE   with --flood: write to FILE how long the writes
+//	                      took, in nanoseconds (the child's own write time)
 //	--spawn-sleeper       start `sleep 1000` as a child (a grandchild of the
 //	                      supervisor) in the same process group; prints
 //	                      "sleeper PID"
@@ -33,8 +35,16 @@
 //	                      "unix:/path/to.sock" (a stale socket file there is
 //	                      removed first). Every listener serves HTTP: 200 "ok"
 //	                      on every path but /health
+//	--listen-fds          serve the sockets passed with the systemd protocol:
+//	                      fds 3 to 3+$LISTEN_FDS-1, when $LISTEN_PID is
+//	                      testapp's pid; prints "listen-fds pid=P
+//	                      LISTEN_PID=… LISTEN_FDS=… LISTEN_FDNAMES=…
+//	                      inodes=I,J" first (exit 1 when $LISTEN_PID is set
+//	                      and not its pid; tests that start testapp
+//	                      directly leave it unset)
 //	--record FILE         append to FILE the unix-nanosecond time at which the
-//	                      last listen() returned, one line per run
+//	                      last listen() returned (with --listen-fds: just
+//	                      before it starts accepting), one line per run
 //	--notify              send READY=1 to $NOTIFY_SOCKET (sd_notify, through
 //	                      go-systemd's daemon.SdNotify) after binding
 //	--notification-fd N   write "\n" to fd N after binding, then close it
@@ -84,6 +94,7 @@ const (
 // options are the parsed flags.
 type options struct {
 	listen          []string
+	listenFDs       bool
 	delay           time.Duration
 	fork            bool
 	notify          bool
@@ -99,6 +110,7 @@ type options struct {
 	spawnSleeper    bool
 	orphans         int
 	flood           int64
+	floodReport     string
 	lines           int
 	partial         string
 	partialSet      bool
@@ -133,6 +145,7 @@ func parseFlags(args []string) (*options, error) {
 	o := &options{exitCode: -1}
 	fs := flag.NewFlagSet("testapp", flag.ContinueOnError)
 	fs.Var((*listFlag)(&o.listen), "listen", "listen on `ADDR` (tcp:HOST:PORT or unix:PATH); repeatable")
+	fs.BoolVar(&o.listenFDs, "listen-fds", false, "serve the sockets of $LISTEN_FDS (systemd protocol)")
 	fs.DurationVar(&o.delay, "delay", 0, "sleep `D` before binding")
 	fs.BoolVar(&o.fork, "fork", false, "serve from a forked grandchild")
 	fs.BoolVar(&o.notify, "notify", false, "sd_notify READY=1 after binding")
@@ -148,6 +161,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.BoolVar(&o.spawnSleeper, "spawn-sleeper", false, "start \"sleep 1000\" in the same process group")
 	fs.IntVar(&o.orphans, "orphans", 0, "double-fork `N` orphans that exit at once")
 	fs.Int64Var(&o.flood, "flood", 0, "write `BYTES` of 100-byte lines to stdout, exit 0")
+	fs.StringVar(&o.floodReport, "flood-report", "", "write the flood's write time in ns to `FILE`")
 	fs.IntVar(&o.lines, "lines", 0, "print `N` numbered lines")
 	fs.StringVar(&o.partial, "partial", "", "write `TEXT` without a newline, exit 3")
 	if err := fs.Parse(args); err != nil {
@@ -172,8 +186,14 @@ func run(o *options) int {
 		return 3
 	}
 	if o.flood > 0 {
+		t0 := time.Now()
 		if err := flood(os.Stdout, o.flood); err != nil {
 			return fail(err)
+		}
+		if o.floodReport != "" {
+			if err := os.WriteFile(o.floodReport, []byte(strconv.FormatInt(int64(time.Since(t0)), 10)), 0o644); err != nil {
+				return fail(err)
+			}
 		}
 		return 0
 	}
@@ -198,6 +218,13 @@ func run(o *options) int {
 	listeners, err := listenAll(o.listen)
 	if err != nil {
 		return fail(err)
+	}
+	if o.listenFDs {
+		inherited, err := listenFDs()
+		if err != nil {
+			return fail(err)
+		}
+		listeners = append(listeners, inherited...)
 	}
 	boundAt := time.Now()
 	if o.record != "" {
@@ -283,6 +310,37 @@ func listenAll(addrs []string) ([]net.Listener, error) {
 		l, err := net.Listen(network, address)
 		if err != nil {
 			return nil, err
+		}
+		ls = append(ls, l)
+	}
+	return ls, nil
+}
+
+// listenFDs returns the sockets passed with the systemd protocol, after
+// printing what testapp was given.
+func listenFDs() ([]net.Listener, error) {
+	pid, n := os.Getpid(), 0
+	var inodes []string
+	fmt.Sscan(os.Getenv("LISTEN_FDS"), &n)
+	for fd := 3; fd < 3+n; fd++ {
+		var st syscall.Stat_t
+		if err := syscall.Fstat(fd, &st); err != nil {
+			return nil, fmt.Errorf("fd %d: %w", fd, err)
+		}
+		inodes = append(inodes, strconv.FormatUint(st.Ino, 10))
+	}
+	fmt.Printf("listen-fds pid=%d LISTEN_PID=%s LISTEN_FDS=%s LISTEN_FDNAMES=%s inodes=%s\n", pid,
+		os.Getenv("LISTEN_PID"), os.Getenv("LISTEN_FDS"), os.Getenv("LISTEN_FDNAMES"), strings.Join(inodes, ","))
+	if lp := os.Getenv("LISTEN_PID"); lp != "" && lp != strconv.Itoa(pid) {
+		return nil, fmt.Errorf("LISTEN_PID=%q is not my pid %d", os.Getenv("LISTEN_PID"), pid)
+	}
+	var ls []net.Listener
+	for fd := 3; fd < 3+n; fd++ {
+		f := os.NewFile(uintptr(fd), "listen-fd")
+		l, err := net.FileListener(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("fd %d: %w", fd, err)
 		}
 		ls = append(ls, l)
 	}

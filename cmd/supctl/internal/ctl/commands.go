@@ -57,9 +57,13 @@ are printed and supctl exits 1.`,
 stopped by request. Until supd's socket answers (supd & supctl wait),
 keep trying to reach it.`,
 		actionCommand(control.ActionWait)},
-	{"logs", "[-f] [-n N] NAME", `Print the recent output of a process (all its instances, in time order) or
-an instance, as "NAME | line" (stderr: "NAME ! line"); all: every
-process, interleaved. -f follows it until interrupted.`,
+	{"logs", "[-f] [-n N] [--since D] NAME", `Print the recent output of a process (all its instances, in time order) or
+an instance, as "TIME NAME | line" (stderr: "NAME ! line"), TIME being when
+supd read the line. With a log file, lines older than the in-memory buffer
+are read back from it. --since 10m: only lines of the last 10 minutes (all
+of them unless -n is given). all: every process, interleaved. -f follows until interrupted, across log
+rotation; a follower that falls behind gets a line saying how many lines it
+missed, never a silent gap.`,
 		func(e env) runner { return &LogsCommand{env: e} }},
 	{"scale", "NAME N [--no-wait] [--timeout D]", `Run N instances of a process until the next config reload (which goes
 back to the file's number). New instances are evaluated from the file

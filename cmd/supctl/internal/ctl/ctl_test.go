@@ -404,7 +404,7 @@ func TestLogs(t *testing.T) {
 	}
 	calls := make(chan call, 2)
 	b := controltest.NewStore(fleet()...).Backend()
-	b.LogsFunc = func(ctx context.Context, name string, n int, follow bool) (<-chan api.LogLine, error) {
+	b.LogsFunc = func(ctx context.Context, name string, n int, since time.Time, follow bool) (<-chan api.LogLine, error) {
 		calls <- call{n, follow}
 		ch := make(chan api.LogLine, len(lines))
 		for _, l := range lines[len(lines)-min(n, len(lines)):] {
@@ -516,7 +516,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"signal", "9", "api"}, `write its name, SIGKILL`, "usage: supctl signal"},
 		{[]string{"completion", "tcsh"}, `unknown shell "tcsh"`, "usage: supctl completion"},
 		{[]string{"top", "api"}, `unexpected argument "api"`, "usage: supctl top"},
-		{[]string{"logs"}, "missing NAME", "usage: supctl logs [-f] [-n N] NAME"},
+		{[]string{"logs"}, "missing NAME", "usage: supctl logs [-f] [-n N] [--since D] NAME"},
 		{[]string{"logs", "a", "b"}, "one NAME only, got 2", "usage: supctl logs"},
 		{[]string{"logs", "-n", "-1", "api"}, "-n must not be negative", "usage: supctl logs"},
 		{[]string{"why"}, "missing NAME", "usage: supctl why NAME"},
@@ -556,5 +556,32 @@ func TestHelp(t *testing.T) {
 	r := supctl(ctx, "help")
 	if want := "$SUPD_SOCKET, else " + api.DefaultSocketPath() + "."; !strings.Contains(r.stdout, want) {
 		t.Errorf("help does not show the default socket %q:\n%s", want, r.stdout)
+	}
+}
+
+func TestLogsSinceAsksForEveryLineSinceThen(t *testing.T) {
+	type call struct {
+		n     int
+		since time.Time
+	}
+	calls := make(chan call, 2)
+	b := controltest.NewStore(fleet()...).Backend()
+	b.LogsFunc = func(ctx context.Context, name string, n int, since time.Time, follow bool) (<-chan api.LogLine, error) {
+		calls <- call{n, since}
+		ch := make(chan api.LogLine)
+		close(ch)
+		return ch, nil
+	}
+	path := supd(t, b)
+	ctx := controltest.Context(t)
+	before := time.Now()
+	supctl(ctx, "--socket", path, "logs", "--since", "10m", "api").want(t, 0, "")
+	c := <-calls
+	if c.n != -1 || c.since.Before(before.Add(-10*time.Minute-time.Second)) || c.since.After(time.Now().Add(-10*time.Minute)) {
+		t.Errorf("--since 10m asked for n=%d since %v", c.n, c.since)
+	}
+	supctl(ctx, "--socket", path, "logs", "--since", "10m", "-n", "5", "api").want(t, 0, "")
+	if c := <-calls; c.n != 5 {
+		t.Errorf("--since 10m -n 5 asked for n=%d", c.n)
 	}
 }

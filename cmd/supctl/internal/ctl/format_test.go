@@ -1,6 +1,7 @@
 package ctl
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -42,5 +43,29 @@ func TestColumns(t *testing.T) {
 		if got := lastExit(tc.st); got != tc.exited {
 			t.Errorf("lastExit = %q, want %q", got, tc.exited)
 		}
+	}
+}
+
+func TestLogPrinterShowsTimeAndMarkers(t *testing.T) {
+	var b strings.Builder
+	p := &logPrinter{w: &b}
+	at := time.Date(2026, 12, 7, 4, 31, 57, 123456789, time.Local)
+	for _, l := range []api.LogLine{
+		{Time: at, Name: "api", Stream: "stdout", Line: "up"},
+		{Time: at, Name: "api:10", Stream: "stderr", Line: "slow"},
+		{Time: at, Name: "api", Missed: 42},
+		{Name: "api", Stream: "stdout", Line: "from a file without timestamps"},
+	} {
+		if err := p.print(l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ts := at.Format(logTime)
+	want := ts + " api | up\n" + // padded to the widest name seen so far
+		ts + " api:10 ! slow\n" +
+		ts + " api    ~ 42 lines missed (this reader fell behind; they are in the log file, if the process has one)\n" +
+		"api    | from a file without timestamps\n"
+	if b.String() != want {
+		t.Errorf("printed:\n%s\nwant:\n%s", b.String(), want)
 	}
 }

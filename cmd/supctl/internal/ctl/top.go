@@ -166,7 +166,7 @@ func (m *topModel) follow() tea.Cmd {
 	m.logCancel = cancel
 	gen, name, client, send := m.logGen, m.selected, m.client, m.send
 	go func() {
-		err := client.Logs(ctx, name, topLogLines, true, func(l api.LogLine) error {
+		err := client.Logs(ctx, name, topLogLines, time.Time{}, true, func(l api.LogLine) error {
 			send(logMsg{gen, l})
 			return nil
 		})

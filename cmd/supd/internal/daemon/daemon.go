@@ -22,8 +22,10 @@ import (
 	"github.com/sup-sh/sup/supervisor/api"
 	"github.com/sup-sh/sup/supervisor/config"
 	"github.com/sup-sh/sup/supervisor/control"
+	"github.com/sup-sh/sup/supervisor/hooks"
 	"github.com/sup-sh/sup/supervisor/output"
 	"github.com/sup-sh/sup/supervisor/reaper"
+	"github.com/sup-sh/sup/supervisor/sockets"
 	"github.com/sup-sh/sup/supervisor/version"
 )
 
@@ -80,6 +82,7 @@ func parseFlags(args []string, stdout io.Writer) (options, error) {
 // Main runs supd with args (without the program name) and returns its
 // exit code.
 func Main(args []string, stdout, stderr *os.File) int {
+	sockets.Trampoline() // returns unless supd was started to exec a child with LISTEN_PID
 	o, err := parseFlags(args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
@@ -111,9 +114,6 @@ func Main(args []string, stdout, stderr *os.File) int {
 	out := output.NewWriter(stderr)
 	defer out.Flush()
 	log := newLogger(o, out, stderr)
-	for _, w := range cfg.Inactive() {
-		log.Warn().Msg(w)
-	}
 	return run(cfg, load, log, out)
 }
 
@@ -136,6 +136,17 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 	if err := reaper.BecomeSubreaper(); err != nil {
 		log.Warn().Err(err).Msg("orphaned grandchildren will not be reaped by supd")
 	}
+	held := sockets.NewSet()
+	defer held.Close() // after every child is gone: sup.Run has returned
+	if err := held.Apply(cfg); err != nil {
+		fmt.Fprintln(out.Direct(), err)
+		log.Error().Msg("cannot bind the sockets of the config; nothing started")
+		return exitConfig
+	}
+	// A reload binds the sockets of the new config before the supervisor
+	// sees it: a socket that cannot be bound fails the reload, and nothing
+	// changes.
+	load = bindOnLoad(load, held)
 	ln, err := control.Listen(cfg.Supervisor.Socket)
 	if err != nil {
 		log.Error().Err(err).Msg("cannot open the control socket; nothing started")
@@ -146,11 +157,21 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 	// The HTTP endpoint reads sup, and sup reports ready times to it: it is
 	// built from sup below, before sup.Run makes the first report.
 	var ep *endpoint
+	var hookRunner *hooks.Runner // set before sup.Run, which calls load
+	loadWithHooks := func() (*config.Config, error) {
+		cfg, err := load()
+		if err == nil {
+			hookRunner.SetHooks(cfg.Hooks)
+		}
+		return cfg, err
+	}
 	sup := supervisor.New(cfg, supervisor.Options{
-		Log: log, Output: out, Reload: load,
+		Log: log, Output: out, Reload: loadWithHooks,
 		Notify:    func(s supervisor.Summary) { notifier.summary(s); release.summary(s) },
 		Reloading: func(begin bool) { notifier.reload(begin); release.reloaded(begin) },
 		OnReady:   func(process string, instance int, d time.Duration) { ep.observeReady(process, instance, d) },
+		Sockets:   held,
+		Supd:      "/proc/self/exe", // supd's own binary in the forked child, even once replaced on disk
 	})
 
 	ctx, stop := context.WithCancel(context.Background())
@@ -175,11 +196,16 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 	}()
 	go notifier.watchdog(ctx, sup)
 	go release.run(ctx)
+	go held.Run(ctx, time.Second, func(err error) { log.Warn().Err(err).Msg("sockets of an earlier config") })
+	hookRunner = startHooks(ctx, cfg, sup, log)
 	go handleSignals(ctx, signals, sup, shutdown, log)
 
 	log.Info().Str("socket", cfg.Supervisor.Socket).Int("processes", len(cfg.Processes)).Int("pid", os.Getpid()).Msg("supd started")
 	code := sup.Run(runCtx)
 	stop()
+	if err := output.CloseFiles(); err != nil {
+		log.Warn().Err(err).Msg("closing log files")
+	}
 	ep.wait()
 	return code
 }
@@ -230,5 +256,22 @@ func reload(ctx context.Context, sup *supervisor.Supervisor, log zerolog.Logger)
 		log.Error().Msg("reload refused, nothing changed:\n" + strings.TrimRight(rerr.Diagnostics, "\n"))
 	case err != nil:
 		log.Error().Err(err).Msg("reload")
+	}
+}
+
+// bindOnLoad wraps a config loader so that every config it returns has its
+// sockets bound in held (sockets.Set.Apply); a bind failure is a config
+// error at the socket's attribute. Whatever may refuse a config must be
+// checked before this: Apply retires the sockets the config drops.
+func bindOnLoad(load func() (*config.Config, error), held *sockets.Set) func() (*config.Config, error) {
+	return func() (*config.Config, error) {
+		cfg, err := load()
+		if err != nil {
+			return nil, err
+		}
+		if err := held.Apply(cfg); err != nil {
+			return nil, err
+		}
+		return cfg, nil
 	}
 }

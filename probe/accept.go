@@ -1,0 +1,340 @@
+package probe
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// acceptCheck is the readiness check of a socket held by supd (a
+// ReadySpec.Accepting entry). Being bound proves nothing there: the tree
+// holds the inherited socket from its first instruction. So the check
+// answers "does this tree take connections from it?" by making one:
+//
+//  1. supd connects to the socket. The connection completes in the kernel
+//     and waits in the accept queue; the app sees nothing yet.
+//  2. Every look asks sock_diag for the server side of that one connection
+//     (an exact lookup by its address pair, or by the peer of supd's unix
+//     socket). While it waits in the queue it has no inode; accept(2) gives
+//     it one.
+//  3. Once it has an inode, the fds of the tree (the root first, then the
+//     members a /proc scan finds) are searched for it: found means a member
+//     of this very spawn accepted it, so the check passes and supd closes
+//     its end. A connection accepted by a process outside the tree (an old
+//     spawn still serving the same socket, another instance) proves nothing
+//     about this one: supd closes it and connects again.
+//
+// What the app sees: one connection from supd on which nothing is sent and
+// that supd closes as soon as it was accepted (an HTTP server sees a client
+// that went away without a request; it usually logs nothing). A connection
+// the accepting process closed before a look found it in the tree counts
+// as not seen; supd connects again.
+type acceptCheck struct {
+	process string
+	held    HeldSocket
+	tree    *Tree
+	started time.Time
+	diag    *diagConn
+	fds     fdScanner
+	scan    func() (*ProcTable, error)
+
+	dial   unix.Sockaddr  // where to connect
+	remote netip.AddrPort // tcp: the address connected to
+	conn   int            // supd's end of the connection, or -1
+	local  netip.AddrPort // tcp: its local address
+	ino    uint64         // unix: its inode
+	label  string         // "tcp:127.0.0.1:3000" for reasons
+	other  string         // reason after a connection went to another process
+}
+
+func newAcceptCheck(process string, held HeldSocket, tree *Tree, started time.Time) (*acceptCheck, error) {
+	c := &acceptCheck{process: process, held: held, tree: tree, started: started, conn: -1, scan: ScanProcs,
+		label: held.Network + ":" + held.Address}
+	switch held.Network {
+	case "unix":
+		c.dial = &unix.SockaddrUnix{Name: held.Address}
+	case "tcp":
+		ap, err := dialAddr(held.Address)
+		if err != nil {
+			return nil, err
+		}
+		c.remote = ap
+		if ap.Addr().Is4() {
+			c.dial = &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}
+		} else {
+			c.dial = &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}
+		}
+	default:
+		return nil, fmt.Errorf("held socket %q: unknown network %q", held.Address, held.Network)
+	}
+	diag, err := openDiag()
+	if err != nil {
+		return nil, err
+	}
+	c.diag = diag
+	return c, nil
+}
+
+// dialAddr is the address supd connects to for a socket listening on
+// address: loopback for a wildcard one.
+func dialAddr(address string) (netip.AddrPort, error) {
+	host, portStr, err := net.SplitHostPort(address)
+	port, perr := strconv.ParseUint(portStr, 10, 16)
+	if err != nil || perr != nil || port == 0 {
+		return netip.AddrPort{}, fmt.Errorf("held socket address %q: want host:port", address)
+	}
+	if host == "" || host == "*" {
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(port)), nil
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("held socket address %q: %w", address, err)
+	}
+	switch {
+	case ip.Is4() && ip.IsUnspecified():
+		ip = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	case ip.IsUnspecified():
+		ip = netip.IPv6Loopback()
+	}
+	return netip.AddrPortFrom(ip, uint16(port)), nil
+}
+
+func (c *acceptCheck) run(ctx context.Context, report func(checkState)) bool {
+	defer c.close()
+	return polled{c}.run(ctx, report)
+}
+
+func (c *acceptCheck) close() {
+	c.hangUp()
+	if c.diag != nil {
+		c.diag.Close()
+	}
+}
+
+func (c *acceptCheck) hangUp() {
+	if c.conn >= 0 {
+		unix.Close(c.conn)
+		c.conn = -1
+	}
+}
+
+// acceptDelay is the time between two looks: 1ms for the first second
+// after the spawn, then slowing down linearly to 5ms at 3s. One look is a
+// poll(2) and one exact sock_diag request: 1,000 looks a second cost about
+// 1% of a core, for a few seconds of boot.
+func acceptDelay(elapsed time.Duration) time.Duration {
+	const fast, slow, fastFor = time.Millisecond, 5 * time.Millisecond, time.Second
+	if elapsed < fastFor {
+		return fast
+	}
+	return min(fast+(elapsed-fastFor)/500, slow)
+}
+
+func (c *acceptCheck) attempt(context.Context) (checkState, time.Duration) {
+	elapsed := time.Since(c.started)
+	next := acceptDelay(elapsed)
+	if c.conn < 0 {
+		if err := c.connect(); err != nil {
+			return checkState{reason: fmt.Sprintf("%s: cannot connect to the held socket: %v", c.label, err)}, next
+		}
+	}
+	accepted, ino, err := c.lookup()
+	switch {
+	case err != nil:
+		c.hangUp()
+		return checkState{reason: fmt.Sprintf("%s: %v", c.label, err)}, next
+	case !accepted:
+		return c.waiting(elapsed), next
+	}
+	if c.treeHolds(ino) {
+		c.hangUp()
+		return checkState{}, 0
+	}
+	// Accepted outside the tree, or accepted and already closed: connect
+	// again. The holder, when there is one, goes into the reason.
+	if h, ok := c.holderOf(ino); ok {
+		c.other = fmt.Sprintf("%s: a connection went to pid %d (%s), which is not part of %s; waiting for %s to accept",
+			c.label, h.Pid, h.Command, c.process, c.process)
+	}
+	c.hangUp()
+	return c.waiting(elapsed), next
+}
+
+func (c *acceptCheck) waiting(elapsed time.Duration) checkState {
+	if c.other != "" {
+		return checkState{reason: c.other}
+	}
+	return checkState{reason: "not accepting connections on " + c.label + " yet (starting " + seconds(elapsed) + ")"}
+}
+
+// connect opens supd's connection, without blocking.
+func (c *acceptCheck) connect() error {
+	family := unix.AF_UNIX
+	switch c.dial.(type) {
+	case *unix.SockaddrInet4:
+		family = unix.AF_INET
+	case *unix.SockaddrInet6:
+		family = unix.AF_INET6
+	}
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+	if err != nil {
+		return err
+	}
+	if err := unix.Connect(fd, c.dial); err != nil && !errors.Is(err, unix.EINPROGRESS) {
+		unix.Close(fd)
+		return err // EAGAIN: a unix socket's queue is full
+	}
+	c.conn = fd
+	if family == unix.AF_UNIX {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			c.hangUp()
+			return err
+		}
+		c.ino = st.Ino
+		return nil
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		c.hangUp()
+		return err
+	}
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		c.local = netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
+	case *unix.SockaddrInet6:
+		c.local = netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port))
+	}
+	return nil
+}
+
+// lookup tells whether supd's connection was accepted, and the inode of
+// its server side then. A connection the other side closed (or reset) is
+// an error: connect again.
+func (c *acceptCheck) lookup() (accepted bool, ino uint64, err error) {
+	fds := []unix.PollFd{{Fd: int32(c.conn), Events: unix.POLLIN}}
+	if n, _ := unix.Poll(fds, 0); n > 0 && fds[0].Revents&(unix.POLLIN|unix.POLLHUP|unix.POLLERR) != 0 {
+		return false, 0, errors.New("the connection of the accept check was closed before it was seen accepted; trying again")
+	}
+	if c.held.Network == "unix" {
+		ino, err = c.diag.unixPeer(c.ino)
+	} else {
+		ino, err = c.diag.tcpPeer(c.local, c.remote)
+	}
+	return ino != 0, ino, err
+}
+
+// treeHolds reports whether a member of the tree holds socket ino.
+func (c *acceptCheck) treeHolds(ino uint64) bool {
+	has := func(pid int) bool { return c.fds.sockets(pid, func(i uint64) bool { return i != ino }) }
+	root := c.tree.Root()
+	if has(root) {
+		return true
+	}
+	tab, err := c.scan()
+	if err != nil {
+		return false
+	}
+	for _, pid := range c.tree.Pids(tab) {
+		if pid != root && has(pid) {
+			return true
+		}
+	}
+	return false
+}
+
+// holderOf finds a process that holds socket ino.
+func (c *acceptCheck) holderOf(ino uint64) (Holder, bool) {
+	tab, err := c.scan()
+	if err != nil {
+		return Holder{}, false
+	}
+	for _, p := range tab.Procs() {
+		if c.fds.sockets(p.Pid, func(i uint64) bool { return i != ino }) {
+			return Holder{Pid: p.Pid, Command: p.Comm}, true
+		}
+	}
+	return Holder{}, false
+}
+
+// tcpPeer returns the inode of the server side of the TCP connection from
+// local to remote: 0 while it waits in the accept queue (it has no file
+// yet), and also when it is gone. The kernel looks it up in its connection
+// hash as it would for an incoming segment: idiag_dst is the peer.
+func (c *diagConn) tcpPeer(local, remote netip.AddrPort) (uint64, error) {
+	family := uint8(unix.AF_INET6)
+	if remote.Addr().Is4() {
+		family = unix.AF_INET
+	}
+	req := c.header(unix.NLM_F_REQUEST)
+	req = append(req, family, unix.IPPROTO_TCP, 0, 0)
+	req = binary.NativeEndian.AppendUint32(req, 0xffffffff)           // every state
+	req = binary.BigEndian.AppendUint16(req, remote.Port())           // idiag_sport: the server's
+	req = binary.BigEndian.AppendUint16(req, local.Port())            // idiag_dport: supd's
+	req = append(req, addr16(remote.Addr())...)                       // idiag_src
+	req = append(req, addr16(local.Addr())...)                        // idiag_dst
+	req = append(req, 0, 0, 0, 0)                                     // idiag_if
+	req = append(req, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff) // no cookie
+	var ino uint64
+	err := c.exchange(req, func(typ uint16, msg []byte) bool {
+		if typ == unix.SOCK_DIAG_BY_FAMILY && len(msg) >= sizeofInetDiagMsg {
+			ino = uint64(binary.NativeEndian.Uint32(msg[68:72]))
+		}
+		return false
+	})
+	if errors.Is(err, unix.ENOENT) {
+		return 0, nil
+	}
+	return ino, err
+}
+
+// addr16 is an address as struct inet_diag_sockid holds it.
+func addr16(a netip.Addr) []byte {
+	if a.Is4() {
+		b := make([]byte, 16)
+		copy(b, a.AsSlice())
+		return b
+	}
+	b := a.As16()
+	return b[:]
+}
+
+// udiagShowPeer asks unix_diag for a socket's peer (UDIAG_SHOW_PEER); the
+// reply carries it as UNIX_DIAG_PEER.
+const (
+	udiagShowPeer = 4
+	unixDiagPeer  = 2
+)
+
+// unixPeer returns the inode of the peer of unix socket ino: 0 while the
+// server side waits in the accept queue.
+func (c *diagConn) unixPeer(ino uint64) (uint64, error) {
+	req := c.header(unix.NLM_F_REQUEST)
+	req = append(req, unix.AF_UNIX, 0, 0, 0)
+	req = binary.NativeEndian.AppendUint32(req, 0xffffffff) // every state
+	req = binary.NativeEndian.AppendUint32(req, uint32(ino))
+	req = binary.NativeEndian.AppendUint32(req, udiagShowPeer)
+	req = append(req, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff) // no cookie
+	var peer uint64
+	err := c.exchange(req, func(typ uint16, msg []byte) bool {
+		if typ == unix.SOCK_DIAG_BY_FAMILY && len(msg) >= sizeofUnixDiagMsg {
+			attrs(msg[sizeofUnixDiagMsg:], func(typ uint16, data []byte) {
+				if typ == unixDiagPeer && len(data) >= 4 {
+					peer = uint64(binary.NativeEndian.Uint32(data))
+				}
+			})
+		}
+		return false
+	})
+	if err != nil {
+		return 0, fmt.Errorf("unix_diag: %w", err)
+	}
+	return peer, nil
+}

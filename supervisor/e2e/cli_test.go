@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sup-sh/sup/supervisor/api"
+	"github.com/sup-sh/sup/supervisor/internal/suptest"
 )
 
 // supctl scale: new instances are evaluated with their own `instance` and
@@ -269,4 +270,32 @@ process "worker" {
 	waitScreen("worker stopped", func() bool { return strings.Contains(row("worker"), "stopped") })
 	tmux("send-keys", "-t", "top", "q")
 	waitScreen("top gone", func() bool { return !strings.Contains(screen(), "sup top") })
+}
+
+// A new instance from supctl scale gets the held socket like the file's
+// instances: ready once its own tree accepts from it.
+func TestScaleWithHeldSocket(t *testing.T) {
+	port := suptest.FreePorts(t, 1)[0]
+	s := startSupd(t, fmt.Sprintf(`
+socket "web" { listen = "tcp://127.0.0.1:%d" }
+process "web" {
+  command = ["{{app}}", "--listen-fds"]
+  sockets = ["web"]
+  ready {
+    tcp     = "127.0.0.1:%d"
+    timeout = "20s"
+  }
+}`, port, port))
+	s.waitReady("web")
+	if out, code := s.ctl("scale", "web", "2"); code != 0 {
+		t.Fatalf("scale web 2: exit %d:\n%s", code, out)
+	}
+	st := s.status()["web:1"]
+	if !st.Ready || !slices.Contains(st.Listening, fmt.Sprintf("tcp:127.0.0.1:%d", port)) {
+		t.Errorf("web:1 after scale: %+v, want ready on the held socket 127.0.0.1:%d", st, port)
+	}
+	out, _ := s.ctl("logs", "web:1")
+	if !strings.Contains(out, "LISTEN_FDNAMES=web") {
+		t.Errorf("web:1 was not given the held socket (LISTEN_FDS); its output:\n%s", out)
+	}
 }

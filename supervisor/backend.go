@@ -42,7 +42,7 @@ func (s *Supervisor) snapshots(ctx context.Context, names []string) ([]snapshot,
 	var out []snapshot
 	err := s.onLoop(ctx, names, func(insts []*instance) error {
 		for _, i := range insts {
-			out = append(out, snapshot{status: s.status(i), tree: i.tree, inst: i})
+			out = append(out, snapshot{status: s.status(i), tree: i.run.tree(), inst: i})
 		}
 		return nil
 	})
@@ -54,21 +54,24 @@ func (s *Supervisor) status(i *instance) api.Status {
 	code, sig := exitFields(i)
 	st := api.Status{
 		Name: i.spec.Name, Process: i.spec.Process, Instance: i.spec.Instance,
-		State: i.state.String(), Ready: i.ready, Pid: i.pid, Restarts: i.restarts(),
+		State: i.state().String(), Ready: i.ready, Pid: i.pid(), Restarts: i.restarts(),
 		ExitCode: code, ExitSignal: sig, Reason: i.reason, Listening: []string{},
 		Critical: i.spec.Critical, Desired: api.DesiredRunning, LogDropped: i.sink.Dropped(),
 	}
 	s.scaleStatus(&st)
-	if i.stoppedByRequest {
+	if i.stopped() {
 		st.Desired = api.DesiredStopped
 	}
 	for _, a := range expected(i.spec.Ready) {
 		st.Expect = append(st.Expect, a.String())
 	}
-	if i.pid != 0 {
-		started := i.started
+	if i.old != nil {
+		st.ReplacingPid = i.old.pid
+	}
+	if st.Pid != 0 {
+		started := i.run.started
 		st.StartedAt = &started
-		st.UptimeMs = time.Since(i.started).Milliseconds()
+		st.UptimeMs = s.clock.Now().Sub(started).Milliseconds()
 	}
 	return st
 }
@@ -108,32 +111,58 @@ func (s *Supervisor) Status(ctx context.Context, names []string) ([]api.Status, 
 	return s.inspect(snaps), nil
 }
 
-// act applies f to every named instance on the loop.
-func (s *Supervisor) act(ctx context.Context, names []string, f func(*instance)) error {
-	return s.onLoop(ctx, names, func(insts []*instance) error {
+// act applies in to every named instance on the loop and returns a
+// channel that receives once the targets reached g (nil) or cannot (an
+// *api.OutcomeError). respawn: ready counts only with a newer spawn.
+func (s *Supervisor) act(ctx context.Context, names []string, g goal, respawn bool, in func(*instance) input) (<-chan error, error) {
+	var done <-chan error
+	err := s.onLoop(ctx, names, func(insts []*instance) error {
 		if s.shutdown != nil {
 			return errStopped
 		}
+		w := newWaiter(g, insts)
 		for _, i := range insts {
-			f(i)
+			if respawn {
+				w.respawn(i)
+			}
+			if in != nil {
+				s.handle(i, in(i))
+			}
 		}
+		done = s.await(w)
 		return nil
 	})
+	return done, err
 }
 
-// Start implements control.Backend.
-func (s *Supervisor) Start(ctx context.Context, names []string) error {
-	return s.act(ctx, names, func(i *instance) { s.start(i, true) })
+// Start implements control.Backend: done once every target is ready.
+func (s *Supervisor) Start(ctx context.Context, names []string) (<-chan error, error) {
+	return s.act(ctx, names, goalReady, false, func(*instance) input { return inStart{} })
 }
 
-// Stop implements control.Backend.
-func (s *Supervisor) Stop(ctx context.Context, names []string) error {
-	return s.act(ctx, names, s.stop)
+// Stop implements control.Backend: done once every target is down.
+func (s *Supervisor) Stop(ctx context.Context, names []string) (<-chan error, error) {
+	return s.act(ctx, names, goalDown, false, func(*instance) input { return inStop{by: "stopped by request"} })
 }
 
-// Restart implements control.Backend.
-func (s *Supervisor) Restart(ctx context.Context, names []string) error {
-	return s.act(ctx, names, s.restart)
+// Restart implements control.Backend: done once every target is ready
+// with a new spawn.
+func (s *Supervisor) Restart(ctx context.Context, names []string) (<-chan error, error) {
+	return s.act(ctx, names, goalReady, true, func(*instance) input { return inRestart{by: "restart requested"} })
+}
+
+// Wait implements control.Backend: done once every target is ready; with
+// no names, every instance not stopped by request.
+func (s *Supervisor) Wait(ctx context.Context, names []string) (<-chan error, error) {
+	var done <-chan error
+	err := s.onLoop(ctx, names, func(insts []*instance) error {
+		if len(names) == 0 {
+			insts = slices.DeleteFunc(insts, (*instance).stopped)
+		}
+		done = s.await(newWaiter(goalReady, insts))
+		return nil
+	})
+	return done, err
 }
 
 // Subscribe implements control.Backend.

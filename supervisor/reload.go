@@ -3,7 +3,6 @@ package supervisor
 import (
 	"context"
 	"errors"
-	"fmt"
 	"reflect"
 
 	"github.com/sup-sh/sup/supervisor/api"
@@ -11,85 +10,125 @@ import (
 	"github.com/sup-sh/sup/supervisor/restart"
 )
 
-// Reload implements control.Backend. With names, it starts restarting
-// their instances one at a time, each once the previous one is ready again,
-// and returns: the roll goes on in the background (the control server waits
-// for it when asked). With none, it re-reads the config and applies the
-// difference, returning once it is done: processes added are started,
-// removed ones stopped, changed ones restarted one instance at a time. A bad
-// config changes nothing.
-func (s *Supervisor) Reload(ctx context.Context, names []string) error {
+// Reload implements control.Backend. With names, it restarts their
+// instances one at a time, each once the previous one is ready again. With
+// none, it re-reads the config and applies the difference: processes added
+// are started, removed ones stopped, changed ones restarted one instance
+// at a time. Reloads are applied one at a time, each reading the files when
+// it is applied; a later one takes over the roll of an earlier one. A bad
+// config, or one with no processes unless allowEmpty, changes nothing and
+// returns an *api.ReloadError.
+//
+// Reload returns once the change is applied; the channel receives once
+// the roll is over: nil, or an *api.OutcomeError saying where it stopped.
+func (s *Supervisor) Reload(ctx context.Context, names []string, allowEmpty bool) (<-chan error, error) {
 	if len(names) > 0 {
-		snaps, err := s.snapshots(ctx, names)
-		if err != nil {
-			return err
-		}
-		go func() {
-			if err := s.roll(s.life, snaps); err != nil {
-				s.log.Error().Err(err).Strs("names", names).Msg("rolling restart stopped")
+		var done <-chan error
+		err := s.onLoop(ctx, names, func(insts []*instance) error {
+			if s.shutdown != nil {
+				return errStopped
 			}
-		}()
-		return nil
+			done = s.await(s.roll(insts, "reload requested"))
+			return nil
+		})
+		return done, err
 	}
 	if s.reload == nil {
-		return errors.New("this supd has no config file to reload")
+		return nil, errors.New("this supd has no config file to reload")
 	}
-	if s.reloading != nil {
-		s.reloading(true)
-		defer s.reloading(false)
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	if err := s.call(ctx, func() { s.emit(Event{Kind: EventReloadBegin, Time: s.clock.Now()}) }); err != nil {
+		return nil, err
 	}
 	cfg, err := s.reload()
-	if err != nil {
-		return &api.ReloadError{Diagnostics: err.Error()}
+	switch {
+	case err != nil:
+		err = &api.ReloadError{Diagnostics: err.Error()}
+	case len(cfg.Processes) == 0 && !allowEmpty:
+		err = &api.ReloadError{Diagnostics: "the new config has no processes: applying it would stop everything " +
+			"(an editor or a ConfigMap swap can leave a file empty for a moment); " +
+			"nothing changed. To stop everything on purpose: supctl reload --allow-empty\n"}
 	}
-	var changed []string
-	if err := s.call(ctx, func() { changed = s.apply(cfg) }); err != nil {
-		return err
+	var done <-chan error
+	cerr := s.call(ctx, func() {
+		if err == nil {
+			if s.shutdown != nil {
+				err = errStopped
+			} else {
+				done = s.await(s.apply(cfg))
+			}
+		}
+		s.emit(Event{Kind: EventReloadEnd, Time: s.clock.Now(), Err: err})
+	})
+	if cerr != nil {
+		return nil, cerr
 	}
-	if len(changed) == 0 {
-		return nil
-	}
-	snaps, err := s.snapshots(ctx, changed)
-	if err != nil {
-		return err
-	}
-	return s.roll(ctx, snaps)
+	return done, err
+}
+
+// roll is a waiter that restarts insts one at a time.
+func (s *Supervisor) roll(insts []*instance, by string) *waiter {
+	w := newWaiter(goalReady, nil)
+	w.queue, w.by = insts, by
+	return w
 }
 
 // apply switches to cfg: starts added instances, stops and forgets removed
-// ones, and returns the names of instances whose spec changed (their new
-// spec is in place; rolling them is the caller's). Loop only.
-func (s *Supervisor) apply(cfg *config.Config) (changed []string) {
+// ones, and returns the waiter of the roll of the changed ones (their new
+// spec is in place) and of the start of the added ones. The roll of an
+// earlier reload ends: this one takes over what it had not restarted yet.
+// Loop only.
+func (s *Supervisor) apply(cfg *config.Config) *waiter {
 	old := make(map[string]*instance, len(s.insts))
 	for _, i := range s.insts {
 		old[i.spec.Name] = i
 	}
-	var next []*instance
+	var next, added, changed []*instance
+	var names []string
 	for _, p := range cfg.Processes {
 		for _, spec := range p.Instances {
 			i, ok := old[spec.Name]
 			delete(old, spec.Name)
 			if !ok {
 				i = s.newInstance(spec)
-				next = append(next, i)
-				defer s.start(i, false) // once s.insts and s.cfg are the new ones
-				continue
-			}
-			if !sameSpec(i.spec, spec) {
-				i.spec = spec
+				added = append(added, i)
+			} else if !sameSpec(i.spec, spec) || i.stale {
+				i.spec, i.stale = spec, true
 				i.tracker = restart.NewTracker(spec.Restart)
-				changed = append(changed, spec.Name)
+				changed = append(changed, i)
+				names = append(names, spec.Name)
 			}
 			next = append(next, i)
 		}
 	}
 	for _, i := range old {
-		s.stop(i) // forgotten; its exit is still reaped and ignored
+		s.handle(i, inStop{by: "removed from the config"}) // forgotten; its exit is still handled
 	}
-	s.insts, s.cfg = next, cfg
-	s.log.Info().Int("processes", len(cfg.Processes)).Strs("changed", changed).Msg("config reloaded")
-	return changed
+	s.setConfig(cfg, next)
+	removed := map[string]bool{}
+	for _, i := range old {
+		if _, ok := s.byProc[i.spec.Process]; !ok && !removed[i.spec.Process] {
+			removed[i.spec.Process] = true
+			s.emit(Event{Kind: EventRemoved, Time: s.clock.Now(), Process: i.spec.Process})
+		}
+	}
+	for _, w := range s.waits {
+		if w.by == byConfigReload && w.done != nil {
+			s.complete(w, &api.OutcomeError{Msg: "superseded by a later reload"})
+		}
+	}
+	for _, i := range added {
+		s.handle(i, inStart{})
+	}
+	s.log.Info().Int("processes", len(cfg.Processes)).Strs("changed", names).Msg("config reloaded")
+	w := s.roll(changed, byConfigReload)
+	w.targets = added
+	return w
 }
+
+// byConfigReload is who restarts the instances a config reload changed.
+const byConfigReload = "config reloaded"
 
 // sameSpec compares two specs; compiled regexps compare by source.
 func sameSpec(a, b *config.Spec) bool {
@@ -100,45 +139,4 @@ func sameSpec(a, b *config.Spec) bool {
 	}
 	ac.Ready.Log, bc.Ready.Log = nil, nil
 	return reflect.DeepEqual(ac, bc)
-}
-
-// roll restarts the instances one at a time, waiting for each to be ready
-// (or down by policy) before the next.
-func (s *Supervisor) roll(ctx context.Context, snaps []snapshot) error {
-	for _, sn := range snaps {
-		if sn.status.State == api.StateStopped && sn.status.Reason == "" {
-			continue // stopped by request: stays stopped
-		}
-		if err := s.restartAndWait(ctx, sn.status.Name); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// restartAndWait restarts one instance and waits until it is ready again.
-func (s *Supervisor) restartAndWait(ctx context.Context, name string) error {
-	sub, cancel := context.WithCancel(ctx)
-	defer cancel()
-	events := s.Subscribe(sub)
-	if err := s.Restart(ctx, []string{name}); err != nil {
-		return err
-	}
-	for {
-		st, err := s.Status(ctx, []string{name})
-		if err != nil {
-			return err
-		}
-		switch {
-		case st[0].Ready:
-			return nil
-		case st[0].State == api.StateFatal || st[0].State == api.StateExited:
-			return fmt.Errorf("%s is %s: %s", name, st[0].State, st[0].Reason)
-		}
-		select {
-		case <-events:
-		case <-ctx.Done():
-			return fmt.Errorf("%s not ready: %s (%w)", name, st[0].Reason, ctx.Err())
-		}
-	}
 }

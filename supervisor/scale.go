@@ -49,28 +49,36 @@ func (s *Supervisor) scaleStatus(st *api.Status) {
 // started like at start-up (after their dependencies, with their ready
 // checks); the highest instances beyond n are stopped, and forgotten once
 // down. When the count crosses 1, the names follow the contract: "api"
-// alone, "api:0", "api:1"... for several.
-func (s *Supervisor) Scale(ctx context.Context, process string, n int) error {
+// alone, "api:0", "api:1"... for several. done receives once instances 0
+// to n-1 (those not stopped by request) are ready and the others gone.
+func (s *Supervisor) Scale(ctx context.Context, process string, n int) (<-chan error, error) {
+	var ready, gone <-chan error
 	var err error
-	cerr := s.call(ctx, func() { err = s.scale(process, n) })
-	return errors.Join(cerr, err)
+	cerr := s.call(ctx, func() { ready, gone, err = s.scale(process, n) })
+	if err := errors.Join(cerr, err); err != nil {
+		return nil, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- errors.Join(<-ready, <-gone) }()
+	return done, nil
 }
 
-// scale is Scale on the loop.
-func (s *Supervisor) scale(process string, n int) error {
+// scale is Scale on the loop; it returns the waits of the instances kept
+// (ready) and of those scaled away (down, and so forgotten).
+func (s *Supervisor) scale(process string, n int) (ready, gone <-chan error, err error) {
 	if s.shutdown != nil {
-		return errStopped
+		return nil, nil, errStopped
 	}
 	p := s.cfg.Process(process)
 	if p == nil {
-		return unknownName(process, s.processNames())
+		return nil, nil, unknownName(process, s.processNames())
 	}
 	// The specs first: nothing changes unless every new one evaluates.
 	specs := make([]*config.Spec, n)
 	for k := range n {
 		spec, err := p.Spec(k, n)
 		if err != nil {
-			return fmt.Errorf("scale %s to %d: %w", process, n, err)
+			return nil, nil, fmt.Errorf("scale %s to %d: %w", process, n, err)
 		}
 		specs[k] = spec
 	}
@@ -79,22 +87,17 @@ func (s *Supervisor) scale(process string, n int) error {
 	}
 	s.scaled.counts[process] = n
 
-	var current []*instance
-	last := -1 // index in s.insts of the process's last instance
-	for idx, i := range s.insts {
-		if i.spec.Process == process {
-			current, last = append(current, i), idx
-		}
-	}
+	current := slices.Clone(s.byProc[process])
+	var kept, away []*instance
 	for _, i := range current {
 		k := i.spec.Instance
-		switch {
-		case k >= n:
-			s.scaleAway(i)
+		if k >= n {
+			away = append(away, i)
 			continue
-		case s.scaled.leaving[i]: // scaled away a moment ago, still stopping: wanted again
+		}
+		if s.scaled.leaving[i] { // scaled away a moment ago, still stopping: wanted again
 			delete(s.scaled.leaving, i)
-			s.start(i, false)
+			s.handle(i, inStart{})
 		}
 		if i.spec.Name != specs[k].Name {
 			// Only the name changes ("api" <-> "api:0"): the running spawn goes on.
@@ -102,34 +105,43 @@ func (s *Supervisor) scale(process string, n int) error {
 			renamed.Name = specs[k].Name
 			i.spec = &renamed
 		}
+		kept = append(kept, i)
 	}
 	var added []*instance
 	for k := len(current); k < n; k++ {
 		added = append(added, s.newInstance(specs[k]))
 	}
-	if last < 0 {
-		last = len(s.insts) - 1
+	last := len(s.insts) - 1 // after the process's last instance, in config order
+	for idx, i := range s.insts {
+		if i.spec.Process == process {
+			last = idx
+		}
 	}
-	s.insts = slices.Insert(s.insts, last+1, added...)
+	s.setConfig(s.cfg, slices.Insert(slices.Clone(s.insts), last+1, added...))
 	for _, i := range added {
-		s.start(i, false)
+		s.handle(i, inStart{})
 	}
+	gone = s.await(newWaiter(goalDown, away))
+	for _, i := range away {
+		s.scaleAway(i)
+	}
+	ready = s.await(newWaiter(goalReady, slices.DeleteFunc(append(kept, added...), (*instance).stopped)))
 	s.log.Info().Str("process", process).Int("instances", n).Int("config_instances", len(p.Instances)).
 		Msg("scaled until the next config reload")
-	return nil
+	return ready, gone, nil
 }
 
 // scaleAway stops i and forgets it once it is down, unless a scale up
 // wants it again before.
 func (s *Supervisor) scaleAway(i *instance) {
-	s.stop(i)
-	if i.state.down() {
+	s.handle(i, inStop{by: "scaled down"})
+	if i.state().down() {
 		s.forget(i)
 		return
 	}
 	leaving := s.scaled.leaving
 	leaving[i] = true
-	i.afterStop = func() {
+	i.then = func() {
 		if leaving[i] {
 			delete(leaving, i)
 			s.forget(i)
@@ -139,7 +151,7 @@ func (s *Supervisor) scaleAway(i *instance) {
 
 // forget removes i from the supervised instances. Loop only.
 func (s *Supervisor) forget(i *instance) {
-	s.insts = slices.DeleteFunc(s.insts, func(j *instance) bool { return j == i })
+	s.setConfig(s.cfg, slices.DeleteFunc(slices.Clone(s.insts), func(j *instance) bool { return j == i }))
 }
 
 // SendSignal implements control.Backend: sig goes to the process tree of
@@ -151,8 +163,8 @@ func (s *Supervisor) SendSignal(ctx context.Context, names []string, sig syscall
 		}
 		var sent int
 		for _, i := range insts {
-			if i.pid != 0 {
-				signalTree(i, sig)
+			if i.pid() != 0 {
+				i.signal(sig)
 				sent++
 			}
 		}

@@ -94,7 +94,7 @@ process "api" {
 	}
 
 	first := until("api running", func(m map[string]api.Status) bool { return running(m, "api") })["api"]
-	if err := sup.Scale(ctx, "api", 2); err != nil {
+	if _, err := sup.Scale(ctx, "api", 2); err != nil {
 		t.Fatal(err)
 	}
 	sts := until("api:0 and api:1 running", func(m map[string]api.Status) bool { return running(m, "api:0", "api:1") })
@@ -103,12 +103,21 @@ process "api" {
 	}
 	second := sts["api:1"]
 
-	if err := sup.Scale(ctx, "api", 1); err != nil {
+	if _, err := sup.Scale(ctx, "api", 1); err != nil {
 		t.Fatal(err)
 	}
 	until("api:1 stopping", func(m map[string]api.Status) bool { return m["api:1"].State == api.StateStopping })
-	if err := sup.Scale(ctx, "api", 2); err != nil { // while api:1 ignores its SIGTERM
+	scaled, err := sup.Scale(ctx, "api", 2) // while api:1 ignores its SIGTERM
+	if err != nil {
 		t.Fatal(err)
+	}
+	select {
+	case err := <-scaled:
+		if err != nil {
+			t.Fatalf("scale back to 2: %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("scale back to 2 never done")
 	}
 	sts = until("api:1 back with a new process", func(m map[string]api.Status) bool {
 		return running(m, "api:0", "api:1") && m["api:1"].Pid != second.Pid
@@ -117,7 +126,7 @@ process "api" {
 		t.Errorf("api:0 was respawned: pid %d, was %d", sts["api:0"].Pid, first.Pid)
 	}
 
-	if err := sup.Scale(ctx, "nope", 2); !errors.Is(err, api.ErrUnknown) {
+	if _, err := sup.Scale(ctx, "nope", 2); !errors.Is(err, api.ErrUnknown) {
 		t.Errorf("Scale(nope) = %v, want ErrUnknown", err)
 	}
 	if err := sup.SendSignal(ctx, []string{"api:1"}, 0); err != nil {

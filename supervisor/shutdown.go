@@ -2,9 +2,6 @@ package supervisor
 
 import (
 	"slices"
-	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // shutdown is the state of an orderly stop of everything: a process is
@@ -13,8 +10,11 @@ import (
 // shutdown_timeout whatever is left is killed.
 type shutdown struct {
 	code  int
-	timer *time.Timer
+	timer Timer
 }
+
+// byShutdown is the reason of an instance stopped by the shutdown.
+const byShutdown = "supd is shutting down"
 
 // beginShutdown starts stopping everything; supd will exit with code.
 func (s *Supervisor) beginShutdown(code int, why string) {
@@ -25,15 +25,15 @@ func (s *Supervisor) beginShutdown(code int, why string) {
 	sd := &shutdown{code: code}
 	s.shutdown = sd
 	for _, i := range s.insts {
-		if i.pid == 0 && !i.state.down() && i.state != Stopping {
-			s.stop(i) // waiting for dependencies, or in backoff: nothing to signal
+		if i.phase == phWaiting || i.phase == phBackoff {
+			s.handle(i, inStop{by: byShutdown}) // nothing to signal
 		}
 	}
-	sd.timer = s.after(s.cfg.Supervisor.ShutdownTimeout, s.killRemaining)
+	sd.timer = s.clock.AfterFunc(s.cfg.Supervisor.ShutdownTimeout, func() { s.post(s.killRemaining) })
 }
 
 // complete stops whatever may be stopped now and reports whether
-// everything is down.
+// everything is down. Each call is O(instances + depends_on edges).
 func (sd *shutdown) complete(s *Supervisor) bool {
 	all := true
 	for _, name := range slices.Backward(s.cfg.Order) {
@@ -44,9 +44,9 @@ func (sd *shutdown) complete(s *Supervisor) bool {
 		if !s.dependentsDown(name) {
 			continue
 		}
-		for _, i := range s.insts {
-			if i.spec.Process == name {
-				s.stop(i)
+		for _, i := range s.byProc[name] {
+			if i.phase == phStarting || i.phase == phRunning {
+				s.handle(i, inStop{by: byShutdown})
 			}
 		}
 	}
@@ -54,7 +54,7 @@ func (sd *shutdown) complete(s *Supervisor) bool {
 }
 
 func (s *Supervisor) dependentsDown(name string) bool {
-	for _, d := range s.dependents(name) {
+	for _, d := range s.revDeps[name] {
 		if !s.processDown(d) {
 			return false
 		}
@@ -66,14 +66,6 @@ func (s *Supervisor) dependentsDown(name string) bool {
 // that is still there.
 func (s *Supervisor) killRemaining() {
 	for _, i := range s.insts {
-		if i.state.down() {
-			continue
-		}
-		s.log.Warn().Str("process", i.spec.Process).Int("instance", i.spec.Instance).
-			Msg("shutdown_timeout passed: SIGKILL to its process tree")
-		signalTree(i, unix.SIGKILL)
-		if i.state != Stopping && i.pid == 0 {
-			s.set(i, Stopped, false, "")
-		}
+		s.handle(i, inKillAll{})
 	}
 }

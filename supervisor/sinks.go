@@ -16,7 +16,7 @@ const recentLines = 64 << 10
 // unless the log block turns it off), the ring and, with `log { file }`,
 // the log file, shared by every instance that names the same path.
 func (s *Supervisor) newSink(spec *config.Spec, lines zerolog.Logger) *output.Sink {
-	sink := output.NewSink(lines, output.NewRing(spec.Name, recentLines), s.out)
+	sink := output.NewSink(lines, output.NewRing(spec.Name, recentLines), s.lines)
 	if spec.Log.File == "" {
 		return sink
 	}

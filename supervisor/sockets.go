@@ -25,21 +25,21 @@ func (s *Supervisor) passSockets(cmd *exec.Cmd, spec *config.Spec, readiness map
 		return nil
 	}
 	if s.sockets == nil || s.supd == "" {
-		return &spawnError{1, "sockets: this supd cannot pass sockets (no socket set or no path to supd for LISTEN_PID)"}
+		return &spawnError{code: 1, msg: "sockets: this supd cannot pass sockets (no socket set or no path to supd for LISTEN_PID)"}
 	}
 	blocks := make([]*config.Socket, len(spec.Sockets))
 	for k, name := range spec.Sockets {
 		if blocks[k] = s.cfg.Socket(name); blocks[k] == nil {
-			return &spawnError{1, fmt.Sprintf("sockets: socket %q is not in the config", name)}
+			return &spawnError{code: 1, msg: fmt.Sprintf("sockets: socket %q is not in the config", name)}
 		}
 	}
 	files, err := s.sockets.Files(blocks)
 	if err != nil {
-		return &spawnError{1, "sockets: " + err.Error()}
+		return &spawnError{code: 1, msg: "sockets: " + err.Error()}
 	}
 	for fd := range readiness {
 		if fd < 3+len(files) {
-			return &spawnError{1, fmt.Sprintf("sockets: fd %d of the ready check is one of the sockets' (3 to %d)", fd, 2+len(files))}
+			return &spawnError{code: 1, msg: fmt.Sprintf("sockets: fd %d of the ready check is one of the sockets' (3 to %d)", fd, 2+len(files))}
 		}
 	}
 	extra := extraFiles(readiness)

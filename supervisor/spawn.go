@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/sup-sh/sup/probe"
+	"github.com/sup-sh/sup/supervisor/config"
 	"github.com/sup-sh/sup/supervisor/output"
 	"github.com/sup-sh/sup/supervisor/reaper"
 	"golang.org/x/sys/unix"
@@ -24,9 +25,11 @@ import (
 type spawnError struct {
 	code int
 	msg  string
+	err  error // the cause, when there is one (an errno of fork/exec)
 }
 
 func (e *spawnError) Error() string { return e.msg }
+func (e *spawnError) Unwrap() error { return e.err }
 
 // inheritedNot are variables of supd's environment that belong to supd
 // alone: a child must not answer supd's systemd or socket activation.
@@ -42,9 +45,8 @@ func childEnv(environ []string) []string {
 // launch forks and execs the instance with its stdout and stderr pumped
 // into its sink, and registers onExit with the reaper. The child gets its
 // own process group, fds 0-2 plus what rd passes, and nothing else.
-func (s *Supervisor) launch(i *instance, rd *probe.Readiness, onExit func(reaper.Exit)) (int, error) {
-	spec := i.spec
-	env := append(slices.Clone(s.env), spec.Env...)
+func (l *procLauncher) launch(spec *config.Spec, sink *output.Sink, rd *probe.Readiness, onExit func(reaper.Exit)) (int, error) {
+	env := append(slices.Clone(l.env), spec.Env...)
 	env = append(env, "SUPD_PROCESS="+spec.Process, "SUPD_INSTANCE="+strconv.Itoa(spec.Instance))
 	env = append(env, rd.Env()...)
 	path, err := resolveCommand(spec.Command[0], spec.Dir, env)
@@ -63,7 +65,7 @@ func (s *Supervisor) launch(i *instance, rd *probe.Readiness, onExit func(reaper
 	}
 	cmd.Env = env
 	cmd.ExtraFiles = extraFiles(rd.Files())
-	if err := s.passSockets(cmd, spec, rd.Files()); err != nil {
+	if err := l.passSockets(cmd, spec, rd.Files()); err != nil {
 		return 0, err
 	}
 
@@ -82,7 +84,7 @@ func (s *Supervisor) launch(i *instance, rd *probe.Readiness, onExit func(reaper
 	// pump would then hold an OS thread in read(2).
 	setPipeSize(outR, 1<<20)
 	cmd.Stdout, cmd.Stderr = outW, errW
-	pid, err := s.reaper.Start(cmd, onExit)
+	pid, err := l.reaper.Start(cmd, onExit)
 	outW.Close()
 	errW.Close()
 	if err != nil {
@@ -90,9 +92,9 @@ func (s *Supervisor) launch(i *instance, rd *probe.Readiness, onExit func(reaper
 		errR.Close()
 		return 0, startError(path, spec.Dir, spec.User, err)
 	}
-	s.pumps.Add(2)
-	go func() { defer s.pumps.Done(); output.Pump(outR, output.Stdout, i.sink) }()
-	go func() { defer s.pumps.Done(); output.Pump(errR, output.Stderr, i.sink) }()
+	l.pumps.Add(2)
+	go func() { defer l.pumps.Done(); output.Pump(outR, output.Stdout, sink) }()
+	go func() { defer l.pumps.Done(); output.Pump(errR, output.Stderr, sink) }()
 	return pid, nil
 }
 
@@ -111,7 +113,7 @@ func resolveCommand(name, dir string, env []string) (string, error) {
 	if !strings.Contains(name, "/") {
 		found, err := lookPath(name, env)
 		if err != nil {
-			return "", &spawnError{127, fmt.Sprintf("command not found: %q is not in PATH", name)}
+			return "", &spawnError{code: 127, msg: fmt.Sprintf("command not found: %q is not in PATH", name)}
 		}
 		path = found
 	}
@@ -122,11 +124,11 @@ func resolveCommand(name, dir string, env []string) (string, error) {
 	st, err := os.Stat(abs)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return "", &spawnError{127, fmt.Sprintf("command not found: %s (in %s)", name, dir)}
+		return "", &spawnError{code: 127, msg: fmt.Sprintf("command not found: %s (in %s)", name, dir)}
 	case err != nil:
-		return "", &spawnError{126, fmt.Sprintf("cannot execute %s: %v", name, err)}
+		return "", &spawnError{126, fmt.Sprintf("cannot execute %s: %v", name, err), err}
 	case st.IsDir() || st.Mode()&0o111 == 0:
-		return "", &spawnError{126, fmt.Sprintf("cannot execute %s: permission denied (not an executable file)", abs)}
+		return "", &spawnError{code: 126, msg: fmt.Sprintf("cannot execute %s: permission denied (not an executable file)", abs)}
 	}
 	return abs, nil
 }
@@ -158,26 +160,26 @@ func startError(path, dir, user string, err error) error {
 	}
 	if errors.Is(err, fs.ErrPermission) {
 		if derr := unix.Access(dir, unix.X_OK); derr == nil && user != "" {
-			return &spawnError{126, fmt.Sprintf("cannot start %s in %s%s: permission denied (can %s enter %s and execute %s?)", path, dir, as, user, dir, path)}
+			return &spawnError{126, fmt.Sprintf("cannot start %s in %s%s: permission denied (can %s enter %s and execute %s?)", path, dir, as, user, dir, path), err}
 		}
-		return &spawnError{126, fmt.Sprintf("cannot start %s in %s%s: %v", path, dir, as, err)}
+		return &spawnError{126, fmt.Sprintf("cannot start %s in %s%s: %v", path, dir, as, err), err}
 	}
 	if errors.Is(err, fs.ErrNotExist) {
 		// The executable was found before the fork: the directory (or the
 		// executable's interpreter) is what is missing.
-		return &spawnError{1, fmt.Sprintf("cannot start %s in %s: %v (does the directory exist?)", path, dir, err)}
+		return &spawnError{1, fmt.Sprintf("cannot start %s in %s: %v (does the directory exist?)", path, dir, err), err}
 	}
-	return &spawnError{1, fmt.Sprintf("cannot start %s in %s%s: %v", path, dir, as, err)}
+	return &spawnError{1, fmt.Sprintf("cannot start %s in %s%s: %v", path, dir, as, err), err}
 }
 
 // credential looks up a user for `user = "..."`.
 func credential(name string) (*syscall.Credential, string, error) {
 	u, err := user.Lookup(name)
 	if err != nil {
-		return nil, "", &spawnError{1, fmt.Sprintf("user %q: %v", name, err)}
+		return nil, "", &spawnError{1, fmt.Sprintf("user %q: %v", name, err), err}
 	}
 	if os.Geteuid() != 0 && strconv.Itoa(os.Geteuid()) != u.Uid {
-		return nil, "", &spawnError{1, fmt.Sprintf("user = %q needs supd to run as root", name)}
+		return nil, "", &spawnError{code: 1, msg: fmt.Sprintf("user = %q needs supd to run as root", name)}
 	}
 	uid, _ := strconv.ParseUint(u.Uid, 10, 32)
 	gid, _ := strconv.ParseUint(u.Gid, 10, 32)

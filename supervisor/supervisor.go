@@ -9,8 +9,10 @@
 package supervisor
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"sync"
@@ -34,19 +36,22 @@ type Options struct {
 	// Output is where child output lines go, one record per line, with the
 	// fields process, instance and stream. Nil: os.Stderr.
 	Output *output.Writer
+	// Lines, if set, receives those records instead of Output: JSON
+	// objects, one a line, several in one Write (e.g. a writer that
+	// formats them for a console, for --log-format console).
+	Lines io.Writer
 	// Reload re-reads the config for `supctl reload` and SIGHUP; nil
 	// disables config reloads.
 	Reload func() (*config.Config, error)
-	// Notify, if set, is called from the loop whenever the Summary
-	// changes (sd_notify READY=1 / STATUS= / STOPPING=1). It must be quick.
-	Notify func(Summary)
-	// Reloading, if set, is called with true before a config reload is
-	// applied and with false after it (sd_notify RELOADING=1 / READY=1),
-	// whether the reload came from SIGHUP or from supctl.
-	Reloading func(begin bool)
-	// OnReady, if set, is called from the loop each time a spawn becomes
-	// ready, with the time from spawn to ready. It must be quick.
-	OnReady func(process string, instance int, d time.Duration)
+	// OnEvent, if set, receives every Event (see EventKind), in order,
+	// from the loop goroutine itself. It must be quick and must not block
+	// (hand slow work such as a hook run to another goroutine), and must
+	// not call the Supervisor.
+	OnEvent func(Event)
+	// Clock and Launcher replace the real time and the real fork/exec
+	// (tests). Nil: the real ones.
+	Clock    Clock
+	Launcher Launcher
 	// Sockets holds the listening sockets of the config's socket blocks,
 	// bound before New (sockets.Set); Supd is the path of the supd
 	// executable that sets LISTEN_PID ("/proc/self/exe"). Both are needed
@@ -58,17 +63,19 @@ type Options struct {
 // Supervisor supervises the processes of one config. Create it with New,
 // then call Run.
 type Supervisor struct {
-	log       zerolog.Logger
-	out       *output.Writer
-	reaper    *reaper.Reaper
-	reload    func() (*config.Config, error)
-	notify    func(Summary)
-	onReady   func(process string, instance int, d time.Duration)
-	reloading func(begin bool)
-	events    fanout.Hub[api.Event] // every state change; never blocks the loop
-	env       []string              // supd's environment, minus what children must not inherit
-	sockets   SocketFiles
-	supd      string
+	log      zerolog.Logger
+	out      *output.Writer
+	lines    *output.Writer // child output records go here: out, or Options.Lines
+	reaper   *reaper.Reaper // nil with an injected Launcher
+	clock    Clock
+	launcher Launcher
+	reload   func() (*config.Config, error)
+	reloadMu sync.Mutex // config reloads are applied one at a time
+	onEvent  func(Event)
+	events   fanout.Hub[api.Event] // every state change; never blocks the loop
+	env      []string              // supd's environment, minus what children must not inherit
+	sockets  SocketFiles
+	supd     string
 
 	inbox chan func()     // closures run by the loop
 	life  context.Context // done when Run returns; work outliving a request uses it
@@ -82,10 +89,13 @@ type Supervisor struct {
 	// Owned by the loop.
 	cfg      *config.Config
 	insts    []*instance
+	byProc   map[string][]*instance // insts by process name
+	revDeps  map[string][]string    // process -> the processes that depend on it
 	shutdown *shutdown
-	scaled   scaling // supctl scale since the last reload (scale.go)
-	last     Summary // the last Summary given to notify
-	notified bool    // notify was called at least once
+	waits    []*waiter // actions not complete yet
+	scaled   scaling   // supctl scale since the last reload (scale.go)
+	last     Summary   // the last Summary emitted
+	notified bool      // a Summary was emitted at least once
 }
 
 // New returns a supervisor for cfg. Nothing runs until Run.
@@ -94,33 +104,56 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 		log:       opts.Log,
 		out:       opts.Output,
 		reload:    opts.Reload,
-		notify:    opts.Notify,
-		onReady:   opts.OnReady,
-		reloading: opts.Reloading,
+		onEvent:   opts.OnEvent,
+		clock:     cmp.Or[Clock](opts.Clock, realClock{}),
+		launcher:  opts.Launcher,
+		env:       childEnv(os.Environ()),
 		sockets:   opts.Sockets,
 		supd:      opts.Supd,
-		env:       childEnv(os.Environ()),
 		inbox:     make(chan func(), 64),
 		inspector: probe.NewInspector(),
-		cfg:       cfg,
 	}
 	s.life, s.end = context.WithCancel(context.Background())
 	if s.out == nil {
 		s.out = output.NewWriter(os.Stderr)
 	}
-	s.reaper = reaper.New(func(reaper.Exit) {
-		// One queued re-check covers every exit reaped before it runs: an
-		// orphan storm costs the loop a few messages, not one per orphan.
-		if s.orphanCheck.CompareAndSwap(false, true) {
-			s.post(s.orphanExited)
-		}
-	})
+	s.lines = s.out
+	if opts.Lines != nil {
+		s.lines = output.NewWriter(opts.Lines)
+	}
+	if s.launcher == nil {
+		s.reaper = reaper.New(func(reaper.Exit) {
+			// One queued re-check covers every exit reaped before it runs: an
+			// orphan storm costs the loop a few messages, not one per orphan.
+			if s.orphanCheck.CompareAndSwap(false, true) {
+				s.post(s.orphanExited)
+			}
+		})
+		s.launcher = &procLauncher{env: s.env, reaper: s.reaper, pumps: &s.pumps, passSockets: s.passSockets}
+	}
+	var insts []*instance
 	for _, p := range cfg.Processes {
 		for _, spec := range p.Instances {
-			s.insts = append(s.insts, s.newInstance(spec))
+			insts = append(insts, s.newInstance(spec))
 		}
 	}
+	s.setConfig(cfg, insts)
 	return s
+}
+
+// setConfig makes cfg and insts the current ones, with their indexes.
+func (s *Supervisor) setConfig(cfg *config.Config, insts []*instance) {
+	s.cfg, s.insts = cfg, insts
+	s.byProc = make(map[string][]*instance, len(cfg.Processes))
+	for _, i := range insts {
+		s.byProc[i.spec.Process] = append(s.byProc[i.spec.Process], i)
+	}
+	s.revDeps = make(map[string][]string)
+	for _, p := range cfg.Processes {
+		for _, d := range p.DependsOn {
+			s.revDeps[d] = append(s.revDeps[d], p.Name)
+		}
+	}
 }
 
 // Run starts every process (in depends_on order) and supervises them until
@@ -130,10 +163,12 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 // process's code.
 func (s *Supervisor) Run(ctx context.Context) int {
 	defer s.end()
-	go s.reaper.Reap(s.life)
+	if s.reaper != nil {
+		go s.reaper.Reap(s.life)
+	}
 
 	for _, i := range s.insts {
-		s.start(i, false)
+		s.handle(i, inStart{})
 	}
 	done := ctx.Done()
 	for {
@@ -142,9 +177,11 @@ func (s *Supervisor) Run(ctx context.Context) int {
 		// (processes without a ready check are ready once spawned), or
 		// completes the shutdown.
 		s.launchWaiting()
+		s.checkWaits()
 		s.notifySummary()
 		if s.shutdown != nil && s.shutdown.complete(s) {
 			s.shutdown.timer.Stop()
+			s.failWaits(errStopped)
 			s.drainOutput(outputDrainTimeout)
 			s.log.Info().Int("exit_code", s.shutdown.code).Msg("all processes stopped")
 			return s.shutdown.code
@@ -208,11 +245,6 @@ func (s *Supervisor) call(ctx context.Context, f func()) error {
 // errStopped answers requests that come while supd stops everything.
 var errStopped = api.ErrShuttingDown
 
-// after runs f on the loop after d. The returned timer may be stopped.
-func (s *Supervisor) after(d time.Duration, f func()) *time.Timer {
-	return time.AfterFunc(d, func() { s.post(f) })
-}
-
 // instances resolves names ("api" or "api:2"; none = all) to instances.
 func (s *Supervisor) instances(names []string) ([]*instance, error) {
 	if len(names) == 0 {
@@ -244,21 +276,10 @@ func (s *Supervisor) processNames() []string {
 	return names
 }
 
-// dependents returns the processes that depend on process name.
-func (s *Supervisor) dependents(name string) []string {
-	var out []string
-	for _, p := range s.cfg.Processes {
-		if slices.Contains(p.DependsOn, name) {
-			out = append(out, p.Name)
-		}
-	}
-	return out
-}
-
 // processDown reports whether every instance of process name is down.
 func (s *Supervisor) processDown(name string) bool {
-	for _, i := range s.insts {
-		if i.spec.Process == name && !i.state.down() {
+	for _, i := range s.byProc[name] {
+		if !i.state().down() {
 			return false
 		}
 	}
@@ -273,8 +294,8 @@ func (s *Supervisor) launchWaiting() {
 		return
 	}
 	for _, i := range s.insts {
-		if i.state == Starting && i.pid == 0 && i.timer == nil {
-			s.tryLaunch(i)
+		if i.phase == phWaiting {
+			s.handle(i, inDeps{})
 		}
 	}
 }
@@ -283,11 +304,11 @@ func (s *Supervisor) launchWaiting() {
 // ready, else why not.
 func (s *Supervisor) depsReady(i *instance) string {
 	for _, dep := range i.spec.DependsOn {
-		for _, d := range s.insts {
-			if d.spec.Process != dep || d.ready {
+		for _, d := range s.byProc[dep] {
+			if d.ready {
 				continue
 			}
-			why := d.state.String()
+			why := d.state().String()
 			if d.reason != "" {
 				why += ": " + d.reason
 			}
@@ -302,15 +323,15 @@ func (s *Supervisor) depsReady(i *instance) string {
 func (s *Supervisor) orphanExited() {
 	s.orphanCheck.Store(false) // exits reaped from now on queue another check
 	for _, i := range s.insts {
-		if i.state == Stopping && i.pid == 0 && !treeAlive(i) {
-			s.finishStop(i)
+		if i.phase.stopping() && i.pid() == 0 {
+			s.handle(i, inReap{})
 		}
 	}
 }
 
-// notifySummary calls the Notify option when the Summary changed.
+// notifySummary emits an EventSummary when the Summary changed.
 func (s *Supervisor) notifySummary() {
-	if s.notify == nil {
+	if s.onEvent == nil {
 		return
 	}
 	sum := s.summary()
@@ -319,7 +340,7 @@ func (s *Supervisor) notifySummary() {
 		return
 	}
 	s.last, s.notified = sum, true
-	s.notify(sum)
+	s.emit(Event{Kind: EventSummary, Time: s.clock.Now(), Summary: sum})
 }
 
 // Ping returns once the loop has run a no-op: proof that it is not stuck.
@@ -331,8 +352,8 @@ func (s *Supervisor) Ping(ctx context.Context) error {
 func (s *Supervisor) Signal(sig syscall.Signal) {
 	s.post(func() {
 		for _, i := range s.insts {
-			if i.pid != 0 {
-				signalTree(i, sig)
+			if i.pid() != 0 {
+				i.signal(sig)
 			}
 		}
 	})

@@ -19,6 +19,9 @@ type whyFacts struct {
 	probe    string
 	expect   []address
 	oneshot  bool
+	// The output lines shown under "last exit" are those stamped in
+	// [from, to): the run that exited, not the next one.
+	from, to time.Time
 }
 
 // Why implements control.Backend: the 502 checklist for one instance (for
@@ -31,7 +34,7 @@ func (s *Supervisor) Why(ctx context.Context, name string) (api.Why, error) {
 		if k := slices.IndexFunc(insts, func(i *instance) bool { return !i.ready }); k >= 0 {
 			i = insts[k]
 		}
-		sn, facts = snapshot{status: s.status(i), tree: i.tree, inst: i}, s.whyFacts(i)
+		sn, facts = snapshot{status: s.status(i), tree: i.run.tree(), inst: i}, s.whyFacts(i)
 		return nil
 	})
 	if err != nil {
@@ -42,7 +45,7 @@ func (s *Supervisor) Why(ctx context.Context, name string) (api.Why, error) {
 		Status:    st,
 		Expect:    st.Expect,
 		LastExit:  facts.lastExit,
-		LastLines: sn.inst.sink.Ring().Last(10),
+		LastLines: runLines(sn.inst.sink.Ring().Last(-1), facts.from, facts.to, 10),
 		Probe:     facts.probe,
 	}
 	var pids []int
@@ -59,16 +62,38 @@ func (s *Supervisor) Why(ctx context.Context, name string) (api.Why, error) {
 }
 
 func (s *Supervisor) whyFacts(i *instance) whyFacts {
-	f := whyFacts{probe: i.probe, expect: expected(i.spec.Ready), oneshot: i.spec.Type == config.Oneshot}
+	f := whyFacts{expect: expected(i.spec.Ready), oneshot: i.spec.Type == config.Oneshot}
+	if i.phase == phStarting || i.phase == phRunning {
+		f.probe = i.probe // a probe result is about the current spawn only
+	}
+	if i.run != nil {
+		f.from = i.run.started
+	}
 	if e := i.lastExit; e != nil {
-		f.lastExit = fmt.Sprintf("%s at %s", e.String(), e.Time.Format("15:04:05"))
-		if !i.started.IsZero() && e.Time.After(i.started) {
-			f.lastExit += fmt.Sprintf(" after %s", e.Time.Sub(i.started).Round(time.Millisecond))
+		f.lastExit = fmt.Sprintf("%s at %s", i.exitWhy, e.Time.Format("15:04:05"))
+		if i.lastRun != nil {
+			f.from = i.lastRun.started
+			f.lastExit += fmt.Sprintf(" after %s", e.Time.Sub(i.lastRun.started).Round(time.Millisecond))
+			if i.run != i.lastRun {
+				f.to = i.run.started
+			}
 		}
 	} else if i.exitCode != nil {
 		f.lastExit = fmt.Sprintf("could not be started (exit code %d)", *i.exitCode)
 	}
 	return f
+}
+
+// runLines are the last n of lines stamped in [from, to) (to zero: no
+// end).
+func runLines(lines []api.LogLine, from, to time.Time, n int) []api.LogLine {
+	var kept []api.LogLine
+	for _, l := range lines {
+		if !l.Time.Before(from) && (to.IsZero() || l.Time.Before(to)) {
+			kept = append(kept, l)
+		}
+	}
+	return kept[max(len(kept)-n, 0):]
 }
 
 // holder says who holds address a, and whether it is one of pids.

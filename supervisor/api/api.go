@@ -38,6 +38,11 @@ type Status struct {
 	ExitSignal *string  `json:"exit_signal"` // "SIGKILL" or null
 	Listening  []string `json:"listening"`   // never null: [] when none
 	Reason     string   `json:"reason"`      // empty when ready
+	// ReplacingPid is, while a new spawn is replacing the instance's
+	// current one (a rolling reload with held sockets), the pid of the old
+	// spawn still serving; 0 otherwise. The other fields describe the new
+	// spawn.
+	ReplacingPid int `json:"replacing_pid"`
 
 	// Beyond the contract's minimum.
 
@@ -188,6 +193,9 @@ type ActionRequest struct {
 	Names   []string `json:"names"`
 	Wait    bool     `json:"wait"`
 	Timeout string   `json:"timeout,omitempty"` // Go duration; "" = server default
+	// AllowEmpty lets a config reload apply a config with no processes
+	// (which stops everything); without it such a reload is refused.
+	AllowEmpty bool `json:"allow_empty,omitempty"`
 }
 
 // ScaleRequest is the body of POST /scale: run Instances instances of
@@ -243,4 +251,25 @@ func defaultSocketPathFor(euid, uid int, runtimeDir string) string {
 		return filepath.Join(runtimeDir, "supd.sock")
 	}
 	return fmt.Sprintf("/tmp/supd-%d.sock", uid)
+}
+
+// OutcomeError is an action whose targets can no longer reach its outcome:
+// one went fatal or exited, was stopped by request, was removed, or the
+// new spawn of a rolling reload was not ready in time. The control server
+// answers 409; supctl exits 1 with the message.
+type OutcomeError struct{ Msg string }
+
+func (e *OutcomeError) Error() string { return e.Msg }
+
+// Describe says where an instance is and why, as in
+// "api:1 is fatal: exited 1 before binding".
+func Describe(st Status) string {
+	s := st.Name + " is " + st.State
+	if st.State == StateRunning && !st.Ready {
+		s += ", not ready"
+	}
+	if detail := Detail(st.State, st.Reason, st.ExitCode, st.ExitSignal); detail != "" {
+		s += ": " + detail
+	}
+	return s
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"github.com/sup-sh/sup/supervisor/reaper"
 	"io"
 	"strconv"
 	"strings"
@@ -54,7 +55,7 @@ func describeSpec(b *strings.Builder, s *Spec) {
 		{"health", list(healthChecks(s.Health)), "interval=" + s.Health.Interval.String(), "failures=" + strconv.Itoa(s.Health.Failures)},
 		{"restart", string(s.Restart.Policy), "backoff=" + s.Restart.Backoff.String(), "max_backoff=" + s.Restart.MaxBackoff.String(),
 			"reset_after=" + s.Restart.ResetAfter.String(), "max_restarts=" + strconv.Itoa(s.Restart.MaxRestarts), "window=" + s.Restart.Window.String()},
-		{"stop", signalName(s.Stop.Signal), "timeout=" + s.Stop.Timeout.String(), "drain=" + s.Stop.Drain.String()},
+		{"stop", reaper.SignalName(s.Stop.Signal), "timeout=" + s.Stop.Timeout.String(), "drain=" + s.Stop.Drain.String()},
 		{"log", "file=" + word(s.Log.File), "max_size=" + bytesize.Format(s.Log.MaxSize), "max_files=" + strconv.Itoa(s.Log.MaxFiles),
 			"timestamps=" + strconv.FormatBool(s.Log.Timestamps), "supd_stream=" + strconv.FormatBool(s.Log.SupdStream)},
 	} {

@@ -46,9 +46,6 @@ func positive(s string) (time.Duration, error) {
 // "sigterm"; not numbers.
 func parseSignal(s string) (syscall.Signal, error) { return signame.Parse(s) }
 
-// signalName is the inverse of parseSignal, for printing.
-func signalName(sig syscall.Signal) string { return signame.Name(sig) }
-
 // anyHost is how a check address says "any local address".
 const anyHost = "*"
 

@@ -109,9 +109,9 @@ func (c *Client) Why(ctx context.Context, name string) (api.Why, error) {
 
 // Logs calls fn with the last n lines of name (n < 0: all) at or after
 // since (zero: any) and, when follow is set, with every new line (or a
-// marker for missed ones) until ctx is done or supd ends the stream. It
-// returns fn's first error, ctx.Err() when ctx ends it, or nil when supd
-// ends it.
+// marker for missed ones) until ctx is done. It returns fn's first error,
+// ctx.Err() when ctx ends it, nil at the end of the lines when not
+// following, and an *UnreachableError when supd ends a followed stream.
 func (c *Client) Logs(ctx context.Context, name string, n int, since time.Time, follow bool, fn func(api.LogLine) error) error {
 	q := url.Values{"name": {name}, "n": {strconv.Itoa(n)}}
 	if !since.IsZero() {
@@ -120,16 +120,19 @@ func (c *Client) Logs(ctx context.Context, name string, n int, since time.Time, 
 	if follow {
 		q.Set("follow", "1")
 	}
-	return stream(ctx, c, "/logs", q, fn)
+	return stream(ctx, c, "/logs", q, follow, fn)
 }
 
 // Events calls fn with every state change from now on, until ctx is done
 // or supd ends the stream (it is shutting down). Errors as for Logs.
 func (c *Client) Events(ctx context.Context, fn func(api.Event) error) error {
-	return stream(ctx, c, "/events", nil, fn)
+	return stream(ctx, c, "/events", nil, true, fn)
 }
 
-func stream[T any](ctx context.Context, c *Client, path string, query url.Values, fn func(T) error) error {
+// stream calls fn with each value of an NDJSON stream. A stream that
+// follows ends only with ctx: its end, or a broken connection, means supd
+// went away (an *UnreachableError).
+func stream[T any](ctx context.Context, c *Client, path string, query url.Values, follow bool, fn func(T) error) error {
 	resp, err := c.send(ctx, http.MethodGet, path, query, nil)
 	if err != nil {
 		return err
@@ -140,10 +143,12 @@ func stream[T any](ctx context.Context, c *Client, path string, query url.Values
 		var v T
 		if err := dec.Decode(&v); err != nil {
 			switch {
-			case errors.Is(err, io.EOF):
-				return nil
 			case ctx.Err() != nil:
 				return ctx.Err()
+			case follow:
+				return &UnreachableError{Path: c.path, Err: fmt.Errorf("connection lost, supd went away: %w", err)}
+			case errors.Is(err, io.EOF):
+				return nil
 			}
 			return fmt.Errorf("read from supd: %w", err)
 		}

@@ -20,8 +20,9 @@
 // down, 504 the wait timed out, 500 anything else.
 //
 // The server knows nothing of supervisor internals: it serves a Backend.
-// Waiting for an action to complete is done here, generically, by watching
-// Backend.Status and Backend.Subscribe.
+// Whether an action is complete is the Backend's to say (it owns the
+// state); the server only waits for that, bounded by the timeout, and maps
+// the outcome to a status code.
 package control
 
 import (
@@ -42,23 +43,35 @@ type Backend interface {
 	// stable order (config order).
 	Status(ctx context.Context, names []string) ([]api.Status, error)
 
-	// Start, Stop and Restart return once the supervisor has applied the
-	// transition: a Status call right after sees it (e.g. "starting").
-	// They do not wait for it to complete; the server does, when asked.
-	Start(ctx context.Context, names []string) error
-	Stop(ctx context.Context, names []string) error
-	Restart(ctx context.Context, names []string) error
+	// Start, Stop, Restart, Reload and Wait apply the action and return
+	// once it is applied (a Status call right after sees it), with a
+	// channel that receives once when it is complete: nil when every
+	// target reached the outcome (start, restart, reload, wait: ready,
+	// with a new spawn for restart and reload; stop: down), or an
+	// *api.OutcomeError when one can no longer get there. The supervisor,
+	// which owns the state, decides; the server only waits, bounded by
+	// the request's timeout.
+	Start(ctx context.Context, names []string) (<-chan error, error)
+	Stop(ctx context.Context, names []string) (<-chan error, error)
+	Restart(ctx context.Context, names []string) (<-chan error, error)
 
 	// Reload rolls the named processes; with no names it re-reads the
-	// config and applies the difference. A bad config changes nothing and
+	// config and applies the difference (refusing a config without
+	// processes unless allowEmpty). A bad config changes nothing and
 	// returns a *api.ReloadError.
-	Reload(ctx context.Context, names []string) error
+	Reload(ctx context.Context, names []string, allowEmpty bool) (<-chan error, error)
+
+	// Wait completes when the named instances (with no names: every
+	// instance not stopped by request) are ready.
+	Wait(ctx context.Context, names []string) (<-chan error, error)
 
 	// Scale runs n instances of process (a process name, not an
 	// instance) until the next config reload: new instances are evaluated
 	// with their own `instance` and started; the highest ones beyond n are
-	// stopped and removed once down. It returns once applied, like Start.
-	Scale(ctx context.Context, process string, n int) error
+	// stopped and removed once down. It returns once applied, like Start,
+	// with a channel that receives once instances 0 to n-1 are ready and
+	// the higher ones gone (or an *api.OutcomeError).
+	Scale(ctx context.Context, process string, n int) (<-chan error, error)
 
 	// SendSignal sends sig to the process tree of every named instance
 	// that runs (all when names is empty). It fails when none of them

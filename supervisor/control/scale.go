@@ -43,30 +43,16 @@ func (s *Server) handleScale(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) scale(ctx context.Context, req api.ScaleRequest, timeout time.Duration) ([]api.Status, error) {
 	names := []string{req.Process}
-	if !req.Wait {
-		if err := s.Backend.Scale(ctx, req.Process, req.Instances); err != nil {
-			return nil, err
-		}
-		return s.Backend.Status(ctx, names)
-	}
-	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errTimedOut)
-	defer cancel()
-	events := s.Backend.Subscribe(ctx) // before acting: no change is missed
-	if err := s.Backend.Scale(ctx, req.Process, req.Instances); err != nil {
+	done, err := s.Backend.Scale(ctx, req.Process, req.Instances)
+	if err != nil {
 		return nil, err
 	}
-	return s.await(ctx, events, names, "not scaled", timeout, func(sts []api.Status) ([]api.Status, []api.Status, error) {
-		var kept, extra []api.Status
-		for _, st := range sts {
-			if st.Instance < req.Instances {
-				kept = append(kept, st)
-			} else {
-				extra = append(extra, st) // pending until removed
-			}
+	if req.Wait {
+		if err := s.await(ctx, done, names, goalReady, timeout); err != nil {
+			return nil, err
 		}
-		pending, err := check(goalReady, withoutStopped(kept), nil)
-		return sts, append(pending, extra...), err
-	})
+	}
+	return s.Backend.Status(ctx, names)
 }
 
 // handleSignal is POST /signal.

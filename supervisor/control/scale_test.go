@@ -14,14 +14,15 @@ import (
 	"github.com/sup-sh/sup/supervisor/control/controltest"
 )
 
-func TestScaleUpWaitsForTheNewInstancesReady(t *testing.T) {
+func TestScaleUpAnswersOnceTheBackendIsDone(t *testing.T) {
 	l := newLifecycle(inst("api:0", api.StateRunning), inst("api:1", api.StateRunning), inst("db", api.StateRunning))
-	l.b.ScaleFunc = func(_ context.Context, process string, n int) error {
+	l.b.ScaleFunc = func(_ context.Context, process string, n int) (<-chan error, error) {
 		st := inst("api:2", api.StateStarting)
 		st.Instance = 2
 		l.Add(st)
-		go l.Update("api:2", ready)
-		return nil
+		done := make(chan error, 1)
+		go func() { l.Update("api:2", ready); done <- nil }()
+		return done, nil
 	}
 	c, _ := serve(t, l.b)
 	sts, err := c.Scale(controltest.Context(t), api.ScaleRequest{Process: "api", Instances: 3, Wait: true})
@@ -33,17 +34,18 @@ func TestScaleUpWaitsForTheNewInstancesReady(t *testing.T) {
 	}
 }
 
-func TestScaleDownWaitsUntilTheHighestAreGone(t *testing.T) {
+func TestScaleDownAnswersOnceTheBackendIsDone(t *testing.T) {
 	l := newLifecycle(inst("api:0", api.StateRunning), inst("api:1", api.StateRunning), inst("api:2", api.StateRunning))
 	for k := range 3 {
 		l.Update("api:"+strconv.Itoa(k), func(st *api.Status) { st.Instance = k })
 	}
 	var asked []int
-	l.b.ScaleFunc = func(_ context.Context, process string, n int) error {
+	l.b.ScaleFunc = func(_ context.Context, process string, n int) (<-chan error, error) {
 		asked = append(asked, n)
 		l.Update("api:2", func(st *api.Status) { st.State, st.Ready, st.Desired = api.StateStopping, false, api.DesiredStopped })
-		go l.Remove("api:2")
-		return nil
+		done := make(chan error, 1)
+		go func() { l.Remove("api:2"); done <- nil }()
+		return done, nil
 	}
 	c, _ := serve(t, l.b)
 	sts, err := c.Scale(controltest.Context(t), api.ScaleRequest{Process: "api", Instances: 2, Wait: true})
@@ -57,9 +59,9 @@ func TestScaleDownWaitsUntilTheHighestAreGone(t *testing.T) {
 
 func TestScaleBadRequests(t *testing.T) {
 	l := newLifecycle(inst("api", api.StateRunning))
-	l.b.ScaleFunc = func(ctx context.Context, process string, n int) error {
+	l.b.ScaleFunc = func(ctx context.Context, process string, n int) (<-chan error, error) {
 		_, err := l.Status(ctx, []string{process})
-		return err
+		return controltest.Done(nil), err
 	}
 	c, _ := serve(t, l.b)
 	ctx := controltest.Context(t)
@@ -111,7 +113,10 @@ func TestSignal(t *testing.T) {
 func TestAllExpandsToEveryProcess(t *testing.T) {
 	l := newLifecycle(inst("api:0", api.StateRunning), inst("api:1", api.StateRunning), inst("db", api.StateRunning))
 	var got []string
-	l.b.ReloadFunc = func(_ context.Context, names []string) error { got = names; return nil }
+	l.b.ReloadFunc = func(_ context.Context, names []string, _ bool) (<-chan error, error) {
+		got = names
+		return controltest.Done(nil), nil
+	}
 	c, _ := serve(t, l.b)
 	if _, err := c.Do(controltest.Context(t), "reload", api.ActionRequest{Names: []string{"all"}}); err != nil {
 		t.Fatal(err)

@@ -23,9 +23,8 @@ import (
 
 // Defaults of the Server's zero fields.
 const (
-	DefaultWaitTimeout  = 60 * time.Second
-	DefaultPollInterval = 500 * time.Millisecond
-	DefaultLogLines     = 50
+	DefaultWaitTimeout = 60 * time.Second
+	DefaultLogLines    = 50
 )
 
 // Server serves a Backend over HTTP. Set its fields before calling Serve
@@ -37,11 +36,6 @@ type Server struct {
 	// WaitTimeout bounds a wait whose request gives no timeout;
 	// DefaultWaitTimeout when zero.
 	WaitTimeout time.Duration
-
-	// PollInterval: while waiting, the targets are re-checked on every
-	// event and at least this often, in case an event was missed;
-	// DefaultPollInterval when zero.
-	PollInterval time.Duration
 }
 
 // Serve serves ln until ctx is done, then cancels the requests in flight
@@ -104,7 +98,7 @@ func (s *Server) handleAction(a Action) http.HandlerFunc {
 			s.fail(w, r, req.Names, err)
 			return
 		}
-		sts, err := s.act(r.Context(), a, req.Names, req.Wait, timeout)
+		sts, err := s.act(r.Context(), a, req, timeout)
 		if err != nil {
 			s.fail(w, r, req.Names, err)
 			return

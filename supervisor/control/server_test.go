@@ -12,7 +12,6 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,15 +23,12 @@ import (
 )
 
 // testCtx bounds a test's waits.
-// serve serves b and returns a client of it. The poll interval is an
-// hour, so that waits complete only through events, unless a test says
-// otherwise.
+// serve serves b and returns a client of it.
 func serve(t *testing.T, b control.Backend) (*control.Client, string) {
 	t.Helper()
 	path := controltest.Serve(t, &control.Server{
-		Backend:      b,
-		Log:          zerolog.New(zerolog.NewTestWriter(t)),
-		PollInterval: time.Hour,
+		Backend: b,
+		Log:     zerolog.New(zerolog.NewTestWriter(t)),
 	})
 	return control.NewClient(path), path
 }
@@ -225,9 +221,9 @@ func TestUnknownNameIs404WithKnownNames(t *testing.T) {
 	b.WhyFunc = func(context.Context, string) (api.Why, error) {
 		return api.Why{}, fmt.Errorf("%w: %q", api.ErrUnknown, "apu")
 	}
-	b.StartFunc = func(ctx context.Context, names []string) error {
+	b.StartFunc = func(ctx context.Context, names []string) (<-chan error, error) {
 		_, err := store.Status(ctx, names)
-		return err
+		return controltest.Done(nil), err
 	}
 	c, _ := serve(t, b)
 	ctx := controltest.Context(t)
@@ -244,13 +240,15 @@ func TestActionsCallBackendWithNames(t *testing.T) {
 	store := controltest.NewStore(inst("api", api.StateRunning))
 	b := store.Backend()
 	var calls []string
-	record := func(action string) func(context.Context, []string) error {
-		return func(_ context.Context, names []string) error {
+	record := func(action string) controltest.ActionFunc {
+		return func(_ context.Context, names []string) (<-chan error, error) {
 			calls = append(calls, action+" "+strings.Join(names, ","))
-			return nil
+			return controltest.Done(nil), nil
 		}
 	}
-	b.StartFunc, b.StopFunc, b.RestartFunc, b.ReloadFunc = record("start"), record("stop"), record("restart"), record("reload")
+	b.StartFunc, b.StopFunc, b.RestartFunc = record("start"), record("stop"), record("restart")
+	reload := record("reload")
+	b.ReloadFunc = func(ctx context.Context, names []string, _ bool) (<-chan error, error) { return reload(ctx, names) }
 	c, _ := serve(t, b)
 	ctx := controltest.Context(t)
 
@@ -299,7 +297,9 @@ func TestBadRequests(t *testing.T) {
 func TestReloadBadConfig(t *testing.T) {
 	b := controltest.NewStore().Backend()
 	diag := "sup.hcl:3:5: error: unknown attribute \"comand\"\n"
-	b.ReloadFunc = func(context.Context, []string) error { return &api.ReloadError{Diagnostics: diag} }
+	b.ReloadFunc = func(context.Context, []string, bool) (<-chan error, error) {
+		return nil, &api.ReloadError{Diagnostics: diag}
+	}
 	c, _ := serve(t, b)
 
 	_, err := c.Do(controltest.Context(t), control.ActionReload, api.ActionRequest{})
@@ -318,7 +318,7 @@ func TestBackendErrors(t *testing.T) {
 		{fmt.Errorf("stop: %w", api.ErrShuttingDown), http.StatusServiceUnavailable},
 	} {
 		b := controltest.NewStore(inst("api", api.StateRunning)).Backend()
-		b.StopFunc = func(context.Context, []string) error { return tt.err }
+		b.StopFunc = func(context.Context, []string) (<-chan error, error) { return nil, tt.err }
 		c, _ := serve(t, b)
 		_, err := c.Do(controltest.Context(t), control.ActionStop, api.ActionRequest{Names: []string{"api"}})
 		remoteErr(t, err, tt.code, tt.err.Error())
@@ -456,13 +456,18 @@ func TestEventsStreamAndShutdown(t *testing.T) {
 		t.Fatal("no event")
 	}
 
-	// Shutting supd down ends the stream cleanly and Serve returns.
+	// Shutting supd down ends the stream and Serve returns; for the
+	// client, whose stream follows, that is a lost connection.
 	stop()
 	for name, ch := range map[string]chan error{"stream": streamed, "Serve": served} {
 		select {
 		case err := <-ch:
-			if err != nil {
-				t.Errorf("%s: %v", name, err)
+			var unreachable *control.UnreachableError
+			if name == "stream" && !errors.As(err, &unreachable) {
+				t.Errorf("stream ended with %v, want an UnreachableError", err)
+			}
+			if name == "Serve" && err != nil {
+				t.Errorf("Serve: %v", err)
 			}
 		case <-ctx.Done():
 			t.Fatalf("%s did not end", name)
@@ -500,15 +505,9 @@ func starting(st *api.Status) {
 }
 func ready(st *api.Status) { st.State, st.Ready, st.Reason = api.StateRunning, true, "" }
 
-func TestStartWaitsUntilReady(t *testing.T) {
+func TestStartWaitsUntilComplete(t *testing.T) {
 	l := newLifecycle(inst("api:0", api.StateStopped), inst("api:1", api.StateStopped))
-	l.b.StartFunc = l.Action(starting, ready)
-	inner := l.b.StartFunc
-	var subscribedFirst atomic.Bool
-	l.b.StartFunc = func(ctx context.Context, names []string) error {
-		subscribedFirst.Store(l.Subscribers() > 0)
-		return inner(ctx, names)
-	}
+	l.b.StartFunc = l.Action(starting, ready, nil)
 	c, _ := serve(t, l.b)
 
 	sts, err := c.Do(controltest.Context(t), control.ActionStart, api.ActionRequest{Names: []string{"api"}, Wait: true})
@@ -523,35 +522,44 @@ func TestStartWaitsUntilReady(t *testing.T) {
 	if len(sts) != 2 {
 		t.Errorf("answered %d instances, want 2", len(sts))
 	}
-	if !subscribedFirst.Load() {
-		t.Error("the server subscribed to events after acting: it could miss the change")
+}
+
+// The backend decides when an action is complete: a status that already
+// looks ready (the old spawn of a restart) does not end the wait.
+func TestWaitEndsOnlyWhenTheBackendSaysSo(t *testing.T) {
+	l := newLifecycle(inst("api", api.StateRunning))
+	release := make(chan error)
+	l.b.RestartFunc = func(context.Context, []string) (<-chan error, error) {
+		return release, nil
+	}
+	c, _ := serve(t, l.b)
+	ctx := controltest.Context(t)
+	answered := make(chan error, 1)
+	go func() {
+		_, err := c.Do(ctx, control.ActionRestart, api.ActionRequest{Names: []string{"api"}, Wait: true})
+		answered <- err
+	}()
+	select {
+	case err := <-answered:
+		t.Fatalf("answered before the restart was complete: %v", err)
+	case release <- nil:
+	case <-ctx.Done():
+		t.Fatal(ctx.Err())
+	}
+	if err := <-answered; err != nil {
+		t.Fatal(err)
 	}
 }
 
-func TestStartFailsEarly(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		later func(*api.Status)
-		want  string
-	}{
-		{"fatal", func(st *api.Status) {
-			st.State, st.Pid, st.ExitCode, st.Reason = api.StateFatal, 0, ptr(1), "exited 1 before binding"
-		}, "api is fatal: exited 1 before binding"},
-		{"exited", func(st *api.Status) {
-			st.State, st.Pid, st.ExitCode, st.Reason = api.StateExited, 0, ptr(3), ""
-		}, "api is exited: exited 3"},
-		{"stopped by request", func(st *api.Status) {
-			st.State, st.Pid, st.Desired = api.StateStopping, 200, api.DesiredStopped
-		}, "api is stopping: stopped by request"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			l := newLifecycle(inst("api", api.StateStopped))
-			l.b.StartFunc = l.Action(starting, tc.later)
-			c, _ := serve(t, l.b)
-			_, err := c.Do(controltest.Context(t), control.ActionStart, api.ActionRequest{Names: []string{"api"}, Wait: true, Timeout: "1m"})
-			remoteErr(t, err, http.StatusConflict, tc.want)
-		})
+func TestOutcomeErrorIs409(t *testing.T) {
+	l := newLifecycle(inst("api", api.StateStopped))
+	fatal := func(st *api.Status) {
+		st.State, st.Pid, st.ExitCode, st.Reason = api.StateFatal, 0, ptr(1), "exited 1 before binding"
 	}
+	l.b.StartFunc = l.Action(starting, fatal, &api.OutcomeError{Msg: "api is fatal: exited 1 before binding"})
+	c, _ := serve(t, l.b)
+	_, err := c.Do(controltest.Context(t), control.ActionStart, api.ActionRequest{Names: []string{"api"}, Wait: true, Timeout: "1m"})
+	remoteErr(t, err, http.StatusConflict, "api is fatal: exited 1 before binding")
 }
 
 func TestStartTimesOut(t *testing.T) {
@@ -559,7 +567,7 @@ func TestStartTimesOut(t *testing.T) {
 	l.b.StartFunc = l.Action(func(st *api.Status) {
 		starting(st)
 		st.Reason = "nothing listens on 127.0.0.1:3000 yet"
-	}, nil)
+	}, nil, nil)
 	c, _ := serve(t, l.b)
 	_, err := c.Do(controltest.Context(t), control.ActionStart, api.ActionRequest{Names: []string{"api"}, Wait: true, Timeout: "50ms"})
 	remoteErr(t, err, http.StatusGatewayTimeout, "not ready after 50ms: api is starting: nothing listens on 127.0.0.1:3000 yet")
@@ -567,7 +575,10 @@ func TestStartTimesOut(t *testing.T) {
 
 func TestNoWaitReturnsAtOnce(t *testing.T) {
 	l := newLifecycle(inst("api", api.StateStopped))
-	l.b.StartFunc = l.Action(starting, nil) // never ready
+	l.b.StartFunc = l.Action(starting, nil, nil) // never ready
+	l.b.ReloadFunc = func(context.Context, []string, bool) (<-chan error, error) {
+		return make(chan error), nil // a roll that never ends
+	}
 	c, _ := serve(t, l.b)
 	sts, err := c.Do(controltest.Context(t), control.ActionStart, api.ActionRequest{Names: []string{"api"}})
 	if err != nil {
@@ -576,13 +587,46 @@ func TestNoWaitReturnsAtOnce(t *testing.T) {
 	if sts[0].State != api.StateStarting {
 		t.Errorf("state = %s, want starting", sts[0].State)
 	}
+	if _, err := c.Do(controltest.Context(t), control.ActionReload, api.ActionRequest{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A config reload waits (and times out) like any action.
+func TestReloadTimesOut(t *testing.T) {
+	l := newLifecycle(inst("api", api.StateRunning))
+	l.b.ReloadFunc = func(context.Context, []string, bool) (<-chan error, error) {
+		l.Update("api", starting)
+		return make(chan error), nil
+	}
+	c, _ := serve(t, l.b)
+	_, err := c.Do(controltest.Context(t), control.ActionReload, api.ActionRequest{Wait: true, Timeout: "30ms"})
+	remoteErr(t, err, http.StatusGatewayTimeout, "not ready after 30ms: api is starting: starting")
+}
+
+func TestReloadPassesAllowEmpty(t *testing.T) {
+	b := controltest.NewStore().Backend()
+	var got []bool
+	b.ReloadFunc = func(_ context.Context, _ []string, allowEmpty bool) (<-chan error, error) {
+		got = append(got, allowEmpty)
+		return controltest.Done(nil), nil
+	}
+	c, _ := serve(t, b)
+	for _, allow := range []bool{false, true} {
+		if _, err := c.Do(controltest.Context(t), control.ActionReload, api.ActionRequest{AllowEmpty: allow}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !slices.Equal(got, []bool{false, true}) {
+		t.Errorf("allowEmpty = %v, want [false true]", got)
+	}
 }
 
 func TestStopWaitsUntilDown(t *testing.T) {
 	l := newLifecycle(inst("api", api.StateRunning), inst("db", api.StateRunning))
 	l.b.StopFunc = l.Action(
 		func(st *api.Status) { st.State, st.Ready = api.StateStopping, false },
-		func(st *api.Status) { st.State, st.Pid, st.ExitSignal = api.StateStopped, 0, ptr("SIGTERM") })
+		func(st *api.Status) { st.State, st.Pid, st.ExitSignal = api.StateStopped, 0, ptr("SIGTERM") }, nil)
 	c, _ := serve(t, l.b)
 	sts, err := c.Do(controltest.Context(t), control.ActionStop, api.ActionRequest{Names: []string{"api", "db"}, Wait: true})
 	if err != nil {
@@ -595,97 +639,15 @@ func TestStopWaitsUntilDown(t *testing.T) {
 	}
 
 	// One that never stops times out, naming it.
-	l.b.StopFunc = l.Action(func(st *api.Status) { st.State, st.Ready = api.StateStopping, false }, nil)
+	l.b.StopFunc = l.Action(func(st *api.Status) { st.State, st.Ready = api.StateStopping, false }, nil, nil)
 	l.Update("api", ready)
 	_, err = c.Do(controltest.Context(t), control.ActionStop, api.ActionRequest{Names: []string{"api"}, Wait: true, Timeout: "30ms"})
 	remoteErr(t, err, http.StatusGatewayTimeout, "not stopped after 30ms: api is stopping")
 }
 
-func TestRestartWaitsForTheNewInstance(t *testing.T) {
-	// The backend applies the restart lazily: right after Restart the old,
-	// ready instance is still visible. Only the new one counts.
-	l := newLifecycle(inst("api", api.StateRunning))
-	l.b.RestartFunc = func(context.Context, []string) error {
-		go l.Update("api", func(st *api.Status) { st.Pid, st.Restarts = 201, 1 })
-		return nil
-	}
-	c, _ := serve(t, l.b)
-	sts, err := c.Do(controltest.Context(t), control.ActionRestart, api.ActionRequest{Names: []string{"api"}, Wait: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sts[0].Pid != 201 || !sts[0].Ready {
-		t.Errorf("answered pid %d ready=%v, want the new pid 201, ready", sts[0].Pid, sts[0].Ready)
-	}
-}
-
-func TestWait(t *testing.T) {
-	stoppedByRequest := inst("cron", api.StateStopped)
-	stoppedByRequest.Desired = api.DesiredStopped
-	l := newLifecycle(inst("api", api.StateStarting), inst("db", api.StateRunning),
-		inst("old", api.StateStopped), stoppedByRequest)
-	c, _ := serve(t, l.b)
-	ctx := controltest.Context(t)
-
-	// With no names: everything but what is stopped by request.
-	done := make(chan error, 1)
-	var sts []api.Status
-	go func() {
-		var err error
-		sts, err = c.Do(ctx, control.ActionWait, api.ActionRequest{})
-		done <- err
-	}()
-	if err := l.WaitSubscribers(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
-	l.Update("api", ready)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-ctx.Done():
-		t.Fatal("wait did not return")
-	}
-	if got := names(sts); !slices.Equal(got, []string{"api", "db"}) {
-		t.Errorf("waited for %v, want api, db", got)
-	}
-
-	// Named: a process stopped by request will not get ready by itself.
-	_, err := c.Do(ctx, control.ActionWait, api.ActionRequest{Names: []string{"cron"}})
-	remoteErr(t, err, http.StatusConflict, "cron is stopped by request")
-}
-
-func TestWaitPollsWhenEventsAreMissed(t *testing.T) {
-	// A backend that emits no event at all: the safety-net poll finds the
-	// instance ready.
-	var calls atomic.Int32
-	b := &controltest.Backend{StatusFunc: func(context.Context, []string) ([]api.Status, error) {
-		if calls.Add(1) < 3 {
-			return []api.Status{inst("api", api.StateStarting)}, nil
-		}
-		return []api.Status{inst("api", api.StateRunning)}, nil
-	}}
-	path := controltest.Serve(t, &control.Server{Backend: b, PollInterval: 5 * time.Millisecond})
-	if _, err := control.NewClient(path).Do(controltest.Context(t), control.ActionWait, api.ActionRequest{Names: []string{"api"}}); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func TestSlowActionTimesOut(t *testing.T) {
-	// A rolling reload happens inside Reload: the timeout bounds it too.
-	b := controltest.NewStore(inst("api", api.StateRunning)).Backend()
-	b.ReloadFunc = func(ctx context.Context, _ []string) error {
-		<-ctx.Done()
-		return ctx.Err()
-	}
-	c, _ := serve(t, b)
-	_, err := c.Do(controltest.Context(t), control.ActionReload, api.ActionRequest{Names: []string{"api"}, Wait: true, Timeout: "20ms"})
-	remoteErr(t, err, http.StatusGatewayTimeout, "reload not done after 20ms: context deadline exceeded")
-}
-
 func TestWaitDefaultTimeout(t *testing.T) {
 	b := controltest.NewStore(inst("api", api.StateStarting)).Backend()
+	b.WaitFunc = func(context.Context, []string) (<-chan error, error) { return make(chan error), nil }
 	path := controltest.Serve(t, &control.Server{Backend: b, WaitTimeout: 20 * time.Millisecond})
 	_, err := control.NewClient(path).Do(controltest.Context(t), control.ActionWait, api.ActionRequest{Names: []string{"api"}})
 	remoteErr(t, err, http.StatusGatewayTimeout, "not ready after 20ms: api is starting")

@@ -69,6 +69,12 @@ func (e *Endpoint) ObserveReady(process string, instance int, d time.Duration) {
 	e.ready.WithLabelValues(process).Observe(d.Seconds())
 }
 
+// Forget drops the metrics of a process that was removed from the config.
+// Like ObserveReady, it never blocks and does no I/O.
+func (e *Endpoint) Forget(process string) {
+	e.ready.DeleteLabelValues(process)
+}
+
 // Handler returns the endpoint's routes.
 func (e *Endpoint) Handler() http.Handler {
 	mux := http.NewServeMux()

@@ -465,3 +465,29 @@ func TestServeErrors(t *testing.T) {
 		t.Error("the listener is still open after Serve returned")
 	}
 }
+
+// A process removed by a reload leaves no ready-time histogram behind.
+func TestForgetDropsTheReadyHistogram(t *testing.T) {
+	src := &fakeSource{StatusFunc: func(context.Context, []string) ([]api.Status, error) {
+		return []api.Status{ready("api:0", 0)}, nil
+	}}
+	e, url := start(t, src)
+	e.ObserveReady("api", 0, 250*time.Millisecond)
+	e.ObserveReady("extra", 0, time.Second)
+	e.Forget("extra")
+	families := scrape(t, url)
+	fam := families["sup_process_ready_seconds"]
+	if fam == nil {
+		t.Fatal("no sup_process_ready_seconds")
+	}
+	for _, m := range fam.GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "process" && l.GetValue() == "extra" {
+				t.Fatal("the histogram of the removed process is still there")
+			}
+		}
+	}
+	if len(fam.GetMetric()) != 1 {
+		t.Errorf("%d series, want api's only", len(fam.GetMetric()))
+	}
+}

@@ -23,11 +23,12 @@ import (
 // subscribes to nothing (the channel is closed when ctx is done).
 type Backend struct {
 	StatusFunc    func(ctx context.Context, names []string) ([]api.Status, error)
-	StartFunc     func(ctx context.Context, names []string) error
-	StopFunc      func(ctx context.Context, names []string) error
-	RestartFunc   func(ctx context.Context, names []string) error
-	ReloadFunc    func(ctx context.Context, names []string) error
-	ScaleFunc     func(ctx context.Context, process string, n int) error
+	StartFunc     ActionFunc
+	StopFunc      ActionFunc
+	RestartFunc   ActionFunc
+	WaitFunc      ActionFunc
+	ReloadFunc    func(ctx context.Context, names []string, allowEmpty bool) (<-chan error, error)
+	ScaleFunc     func(ctx context.Context, process string, n int) (<-chan error, error)
 	SignalFunc    func(ctx context.Context, names []string, sig syscall.Signal) error
 	WhyFunc       func(ctx context.Context, name string) (api.Why, error)
 	LogsFunc      func(ctx context.Context, name string, n int, since time.Time, follow bool) (<-chan api.LogLine, error)
@@ -46,32 +47,42 @@ func (b *Backend) Status(ctx context.Context, names []string) ([]api.Status, err
 	return b.StatusFunc(ctx, names)
 }
 
-func (b *Backend) Start(ctx context.Context, names []string) error {
+// ActionFunc implements an action of control.Backend.
+type ActionFunc func(ctx context.Context, names []string) (<-chan error, error)
+
+func (b *Backend) Start(ctx context.Context, names []string) (<-chan error, error) {
 	return callAction(b.StartFunc, ctx, names)
 }
 
-func (b *Backend) Stop(ctx context.Context, names []string) error {
+func (b *Backend) Stop(ctx context.Context, names []string) (<-chan error, error) {
 	return callAction(b.StopFunc, ctx, names)
 }
 
-func (b *Backend) Restart(ctx context.Context, names []string) error {
+func (b *Backend) Restart(ctx context.Context, names []string) (<-chan error, error) {
 	return callAction(b.RestartFunc, ctx, names)
 }
 
-func (b *Backend) Reload(ctx context.Context, names []string) error {
-	return callAction(b.ReloadFunc, ctx, names)
+func (b *Backend) Wait(ctx context.Context, names []string) (<-chan error, error) {
+	return callAction(b.WaitFunc, ctx, names)
 }
 
-func callAction(f func(context.Context, []string) error, ctx context.Context, names []string) error {
+func (b *Backend) Reload(ctx context.Context, names []string, allowEmpty bool) (<-chan error, error) {
+	if b.ReloadFunc == nil {
+		return nil, ErrNotImplemented
+	}
+	return b.ReloadFunc(ctx, names, allowEmpty)
+}
+
+func callAction(f ActionFunc, ctx context.Context, names []string) (<-chan error, error) {
 	if f == nil {
-		return ErrNotImplemented
+		return nil, ErrNotImplemented
 	}
 	return f(ctx, names)
 }
 
-func (b *Backend) Scale(ctx context.Context, process string, n int) error {
+func (b *Backend) Scale(ctx context.Context, process string, n int) (<-chan error, error) {
 	if b.ScaleFunc == nil {
-		return ErrNotImplemented
+		return nil, ErrNotImplemented
 	}
 	return b.ScaleFunc(ctx, process, n)
 }
@@ -81,6 +92,14 @@ func (b *Backend) SendSignal(ctx context.Context, names []string, sig syscall.Si
 		return ErrNotImplemented
 	}
 	return b.SignalFunc(ctx, names, sig)
+}
+
+// Done returns a channel that has already received err: an action
+// complete at once.
+func Done(err error) <-chan error {
+	ch := make(chan error, 1)
+	ch <- err
+	return ch
 }
 
 func (b *Backend) Why(ctx context.Context, name string) (api.Why, error) {
@@ -128,7 +147,49 @@ func NewStore(sts ...api.Status) *Store {
 // Backend returns a Backend answering Status and Subscribe from s; set
 // its other fields as the test needs.
 func (s *Store) Backend() *Backend {
-	return &Backend{StatusFunc: s.Status, SubscribeFunc: s.Subscribe}
+	return &Backend{StatusFunc: s.Status, SubscribeFunc: s.Subscribe, WaitFunc: s.Wait}
+}
+
+// Wait implements Backend.Wait from the table, as a supervisor would:
+// the channel receives nil once every named instance (none: every one not
+// stopped by request) is ready, or an *api.OutcomeError once one is
+// fatal, exited without being ready, or stopped by request. It watches
+// the table until ctx is done.
+func (s *Store) Wait(ctx context.Context, names []string) (<-chan error, error) {
+	if _, err := s.Status(ctx, names); err != nil {
+		return nil, err
+	}
+	events := s.Subscribe(ctx)
+	done := make(chan error, 1)
+	go func() {
+		for {
+			sts, _ := s.Status(ctx, names)
+			if finished, err := outcome(sts, len(names) == 0); finished {
+				done <- err
+				return
+			}
+			if _, ok := <-events; !ok {
+				return
+			}
+		}
+	}()
+	return done, nil
+}
+
+func outcome(sts []api.Status, all bool) (bool, error) {
+	pending := false
+	for _, st := range sts {
+		switch {
+		case all && st.StoppedByRequest(), st.Ready:
+		case st.StoppedByRequest():
+			return true, &api.OutcomeError{Msg: st.Name + " is stopped by request"}
+		case st.State == api.StateFatal || st.State == api.StateExited:
+			return true, &api.OutcomeError{Msg: api.Describe(st)}
+		default:
+			pending = true
+		}
+	}
+	return !pending, nil
 }
 
 // Status returns the instances matching names (by instance or process
@@ -218,23 +279,27 @@ func (s *Store) publishLocked(st api.Status, from string) {
 // that behaves like a supervisor: it fails on an unknown name; applies set
 // to the named instances before it returns (the transition is applied);
 // then, unless later is nil, applies later to them from another goroutine,
-// as the process gets there. Each change emits an event.
-func (s *Store) Action(set, later func(*api.Status)) func(context.Context, []string) error {
-	return func(ctx context.Context, names []string) error {
+// as the process gets there, and completes with outcome (nil: the targets
+// got there). With later nil the action never completes. Each change
+// emits an event.
+func (s *Store) Action(set, later func(*api.Status), outcome error) ActionFunc {
+	return func(ctx context.Context, names []string) (<-chan error, error) {
 		if _, err := s.Status(ctx, names); err != nil {
-			return err
+			return nil, err
 		}
 		for _, n := range names {
 			s.Update(n, set)
 		}
+		done := make(chan error, 1)
 		if later != nil {
 			go func() {
 				for _, n := range names {
 					s.Update(n, later)
 				}
+				done <- outcome
 			}()
 		}
-		return nil
+		return done, nil
 	}
 }
 

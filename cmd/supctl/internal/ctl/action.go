@@ -27,6 +27,10 @@ func (c *ActionCommand) Run(ctx context.Context, args []string) error {
 	if c.action != control.ActionWait {
 		fs.BoolVar(noWait, "no-wait", false, "return once supd has applied the action, without waiting until it is complete")
 	}
+	allowEmpty := new(bool)
+	if c.action == control.ActionReload {
+		fs.BoolVar(allowEmpty, "allow-empty", false, "apply a config that has no processes (it stops everything); refused without")
+	}
 	names, err := c.parse(args)
 	switch {
 	case err != nil:
@@ -38,7 +42,7 @@ func (c *ActionCommand) Run(ctx context.Context, args []string) error {
 	deadline := time.Now().Add(*timeout)
 	ctx, cancel := context.WithDeadline(ctx, deadline.Add(callTimeout))
 	defer cancel()
-	req := api.ActionRequest{Names: names, Wait: !*noWait, Timeout: timeout.String()}
+	req := api.ActionRequest{Names: names, Wait: !*noWait, Timeout: timeout.String(), AllowEmpty: *allowEmpty}
 	sts, err := c.do(ctx, req, deadline)
 	if remote := (*control.RemoteError)(nil); errors.As(err, &remote) && remote.Diagnostics != "" {
 		io.WriteString(c.stderr, strings.TrimRight(remote.Diagnostics, "\n")+"\n")

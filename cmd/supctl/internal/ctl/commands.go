@@ -47,7 +47,7 @@ object per instance.`,
 		actionCommand(control.ActionStop)},
 	{"restart", "NAME... [--no-wait] [--timeout D]", `Restart processes and wait until the new instances are ready.`,
 		actionCommand(control.ActionRestart)},
-	{"reload", "[NAME...] [--no-wait] [--timeout D]", `Restart the named processes one instance at a time, without downtime, and
+	{"reload", "[--allow-empty] [NAME...] [--no-wait] [--timeout D]", `Restart the named processes one instance at a time, without downtime, and
 wait until they are ready. With no NAME, re-read the config (as SIGHUP
 to supd does) and apply the difference: start added processes, stop
 removed ones, roll changed ones. A bad config changes nothing: its errors

@@ -188,13 +188,13 @@ func TestActions(t *testing.T) {
 		func(st *api.Status) {
 			st.State, st.Pid, st.Reason, st.Desired = api.StateStarting, 5000, "starting", api.DesiredRunning
 		},
-		func(st *api.Status) { st.State, st.Ready, st.Reason = api.StateRunning, true, "" })
-	b.StopFunc = store.Action(func(st *api.Status) { st.State, st.Ready = api.StateStopping, false }, nil) // never down
+		func(st *api.Status) { st.State, st.Ready, st.Reason = api.StateRunning, true, "" }, nil)
+	b.StopFunc = store.Action(func(st *api.Status) { st.State, st.Ready = api.StateStopping, false }, nil, nil) // never down
 	b.RestartFunc = store.Action(
 		func(st *api.Status) { st.State, st.Ready = api.StateStarting, false },
 		func(st *api.Status) {
 			st.State, st.Pid, st.ExitCode, st.Reason = api.StateFatal, 0, ptr(1), "exited 1 before binding"
-		})
+		}, &api.OutcomeError{Msg: "api:1 is fatal: exited 1 before binding"})
 	path := supd(t, b)
 	ctx := controltest.Context(t)
 
@@ -284,12 +284,14 @@ func TestReload(t *testing.T) {
 	b := store.Backend()
 	diag := "sup.hcl:3:5: error: Unsupported argument\n\n  on sup.hcl line 3:\n   3:   comand = [\"x\"]\n"
 	var reloaded [][]string
-	b.ReloadFunc = func(_ context.Context, names []string) error {
+	var allowed []bool
+	b.ReloadFunc = func(_ context.Context, names []string, allowEmpty bool) (<-chan error, error) {
 		reloaded = append(reloaded, names)
-		if len(names) == 0 {
-			return &api.ReloadError{Diagnostics: diag}
+		allowed = append(allowed, allowEmpty)
+		if len(names) == 0 && !allowEmpty {
+			return nil, &api.ReloadError{Diagnostics: diag}
 		}
-		return nil
+		return make(chan error), nil // a roll that does not end
 	}
 	path := supd(t, b)
 	ctx := controltest.Context(t)
@@ -305,6 +307,11 @@ func TestReload(t *testing.T) {
 	r.want(t, 0, "")
 	if want := [][]string{nil, {"api"}}; len(reloaded) != 2 || !slices.Equal(reloaded[1], want[1]) {
 		t.Errorf("reloads = %q, want %q", reloaded, want)
+	}
+	r = supctl(ctx, "--socket", path, "reload", "--allow-empty", "--no-wait")
+	r.want(t, 0, "")
+	if want := []bool{false, false, true}; !slices.Equal(allowed, want) {
+		t.Errorf("allow-empty = %v, want %v", allowed, want)
 	}
 }
 
@@ -449,7 +456,8 @@ func TestEvents(t *testing.T) {
 		{Time: at, Name: "db", Process: "db", From: api.StateRunning, State: api.StateFatal, ExitSignal: ptr("SIGKILL")},
 	}
 	b := controltest.NewStore(fleet()...).Backend()
-	// Every subscriber gets the events, then the stream ends as when supd stops.
+	// Every subscriber gets the events, then the stream ends as when supd
+	// stops: a lost connection, exit 3.
 	b.SubscribeFunc = func(context.Context) <-chan api.Event {
 		ch := make(chan api.Event, len(events))
 		for _, e := range events {
@@ -462,7 +470,7 @@ func TestEvents(t *testing.T) {
 	ctx := controltest.Context(t)
 
 	r := supctl(ctx, "--socket", path, "events")
-	r.want(t, 0, "")
+	r.want(t, 3, "supd went away")
 	want := "15:04:05.123 api:1 starting -> running ready\n" +
 		"15:04:05.123 api:1 running -> backoff: exited 1\n" +
 		"15:04:05.123 db running -> fatal: killed by SIGKILL\n"
@@ -471,7 +479,7 @@ func TestEvents(t *testing.T) {
 	}
 
 	r = supctl(ctx, "--socket", path, "events", "--json")
-	r.want(t, 0, "")
+	r.want(t, 3, "supd went away")
 	out := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	if len(out) != 3 {
 		t.Fatalf("%d lines, want 3:\n%s", len(out), r.stdout)

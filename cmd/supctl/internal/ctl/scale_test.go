@@ -19,11 +19,11 @@ func TestScaleSignalAll(t *testing.T) {
 	var signalled []string
 	var sigs []syscall.Signal
 	b := controltestBackend(&mu, &sts)
-	b.ScaleFunc = func(_ context.Context, process string, n int) error {
+	b.ScaleFunc = func(_ context.Context, process string, n int) (<-chan error, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		if process != "api" {
-			return fmt.Errorf("%w: %q", api.ErrUnknown, process)
+			return nil, fmt.Errorf("%w: %q", api.ErrUnknown, process)
 		}
 		sts = slices.DeleteFunc(sts, func(st api.Status) bool { return st.Process == "api" && st.Instance >= n })
 		for k := 2; k < n; k++ {
@@ -35,7 +35,7 @@ func TestScaleSignalAll(t *testing.T) {
 				sts[k].ScaledInstances, sts[k].ConfigInstances = n, 2
 			}
 		}
-		return nil
+		return controltest.Done(nil), nil
 	}
 	b.SignalFunc = func(_ context.Context, names []string, sig syscall.Signal) error {
 		mu.Lock()

@@ -4,6 +4,7 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -114,7 +115,7 @@ func Main(args []string, stdout, stderr *os.File) int {
 	out := output.NewWriter(stderr)
 	defer out.Flush()
 	log := newLogger(o, out, stderr)
-	return run(cfg, load, log, out)
+	return run(cfg, load, log, out, childLines(o, out, stderr))
 }
 
 func newLogger(o options, out *output.Writer, stderr *os.File) zerolog.Logger {
@@ -122,14 +123,47 @@ func newLogger(o options, out *output.Writer, stderr *os.File) zerolog.Logger {
 	zerolog.DurationFieldFormat = zerolog.DurationFormatString // timeout=30s, not timeout=30000
 	level, _ := zerolog.ParseLevel(o.logLevel)
 	var w io.Writer = out.Direct()
-	if o.logFormat == "console" || (o.logFormat == "auto" && isatty.IsTerminal(stderr.Fd())) {
+	if console(o, stderr) {
 		w = zerolog.ConsoleWriter{Out: out.Direct(), TimeFormat: "15:04:05.000"}
 	}
 	return zerolog.New(w).Level(level).With().Timestamp().Logger()
 }
 
+// console reports whether supd's records, and the output lines of its
+// children, are printed for a human rather than as JSON.
+func console(o options, stderr *os.File) bool {
+	return o.logFormat == "console" || (o.logFormat == "auto" && isatty.IsTerminal(stderr.Fd()))
+}
+
+// childLines is the supervisor's Lines option: nil (JSON records) unless
+// supd prints for a human, then a console writer.
+func childLines(o options, out *output.Writer, stderr *os.File) io.Writer {
+	if !console(o, stderr) {
+		return nil
+	}
+	return perLine{zerolog.ConsoleWriter{Out: out.Direct(), TimeFormat: "15:04:05.000",
+		PartsOrder:    []string{zerolog.TimestampFieldName, "process", "instance", "stream", zerolog.MessageFieldName},
+		FieldsExclude: []string{"process", "instance", "stream"}}}
+}
+
+// perLine hands w one line at a time: a zerolog.ConsoleWriter formats
+// one record per Write, and child output comes in batches of records.
+type perLine struct{ w io.Writer }
+
+func (p perLine) Write(b []byte) (int, error) {
+	n := len(b)
+	for len(b) > 0 {
+		line, rest, _ := bytes.Cut(b, []byte{'\n'})
+		if _, err := p.w.Write(line); err != nil {
+			return n - len(b), err
+		}
+		b = rest
+	}
+	return n, nil
+}
+
 // run supervises cfg until a stop signal or a critical process ends.
-func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Logger, out *output.Writer) int {
+func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Logger, out *output.Writer, lines io.Writer) int {
 	if err := closeOnExecInherited(); err != nil {
 		log.Warn().Err(err).Msg("fds supd inherited may leak into its children")
 	}
@@ -166,12 +200,25 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 		return cfg, err
 	}
 	sup := supervisor.New(cfg, supervisor.Options{
-		Log: log, Output: out, Reload: loadWithHooks,
-		Notify:    func(s supervisor.Summary) { notifier.summary(s); release.summary(s) },
-		Reloading: func(begin bool) { notifier.reload(begin); release.reloaded(begin) },
-		OnReady:   func(process string, instance int, d time.Duration) { ep.observeReady(process, instance, d) },
-		Sockets:   held,
-		Supd:      "/proc/self/exe", // supd's own binary in the forked child, even once replaced on disk
+		Log: log, Output: out, Lines: lines, Reload: loadWithHooks,
+		OnEvent: func(ev supervisor.Event) {
+			switch ev.Kind {
+			case supervisor.EventSummary:
+				notifier.summary(ev.Summary)
+				release.summary(ev.Summary)
+			case supervisor.EventReloadBegin:
+				notifier.reload(true)
+			case supervisor.EventReloadEnd:
+				notifier.reload(false)
+				release.request()
+			case supervisor.EventReady:
+				ep.observeReady(ev.Process, ev.Instance, ev.ReadyAfter)
+			case supervisor.EventRemoved:
+				ep.forget(ev.Process)
+			}
+		},
+		Sockets: held,
+		Supd:    "/proc/self/exe", // supd's own binary in the forked child, even once replaced on disk
 	})
 
 	ctx, stop := context.WithCancel(context.Background())
@@ -189,7 +236,9 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 
 	runCtx, shutdown := context.WithCancel(ctx)
 	srv := &control.Server{Backend: sup, Log: log.With().Str("component", "control").Logger()}
+	served := make(chan struct{})
 	go func() {
+		defer close(served)
 		if err := srv.Serve(ctx, ln); err != nil {
 			log.Error().Err(err).Msg("control socket failed")
 		}
@@ -203,6 +252,9 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 	log.Info().Str("socket", cfg.Supervisor.Socket).Int("processes", len(cfg.Processes)).Int("pid", os.Getpid()).Msg("supd started")
 	code := sup.Run(runCtx)
 	stop()
+	// Serve closes the listener, which removes the socket file: supd must
+	// not exit before, or the next supctl finds a dead socket.
+	<-served
 	if err := output.CloseFiles(); err != nil {
 		log.Warn().Err(err).Msg("closing log files")
 	}
@@ -249,7 +301,7 @@ func handleSignals(ctx context.Context, signals <-chan os.Signal, sup *superviso
 }
 
 func reload(ctx context.Context, sup *supervisor.Supervisor, log zerolog.Logger) {
-	err := sup.Reload(ctx, nil)
+	_, err := sup.Reload(ctx, nil, false)
 	var rerr *api.ReloadError
 	switch {
 	case errors.As(err, &rerr):

@@ -51,6 +51,13 @@ func (e *endpoint) observeReady(process string, instance int, d time.Duration) {
 	}
 }
 
+// forget drops the metrics of a removed process; a nil endpoint ignores it.
+func (e *endpoint) forget(process string) {
+	if e != nil {
+		e.Forget(process)
+	}
+}
+
 // wait returns once the endpoint has stopped serving; at once when e is nil.
 func (e *endpoint) wait() {
 	if e != nil {

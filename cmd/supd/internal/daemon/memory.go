@@ -41,13 +41,6 @@ func (r *releaser) summary(s supervisor.Summary) {
 	}
 }
 
-// reloaded is the supervisor's Reloading option's end half.
-func (r *releaser) reloaded(begin bool) {
-	if !begin {
-		r.request()
-	}
-}
-
 // run releases on each request until ctx is done.
 func (r *releaser) run(ctx context.Context) {
 	for {

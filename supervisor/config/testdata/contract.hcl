@@ -24,6 +24,7 @@ process "api" {
   depends_on = ["db"]                   # start after these are ready
   sockets   = ["web"]                   # LISTEN_FDS / LISTEN_FDNAMES, from fd 3
   critical  = false                     # true: when it ends for good (exited/fatal), supd stops all and exits with its code
+  env_file  = [".env"]                  # KEY=VALUE files (dotenv syntax), read at each spawn; `env` wins
 
   restart {
     policy       = "always"             # always | on-failure | never

@@ -181,11 +181,16 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 	// sees it: a socket that cannot be bound fails the reload, and nothing
 	// changes.
 	load = bindOnLoad(load, held)
-	ln, err := control.Listen(cfg.Supervisor.Socket)
+	ln, err := control.ListenWith(cfg.Supervisor.Socket, control.Access{
+		Mode: cfg.Supervisor.SocketMode, Group: cfg.Supervisor.SocketGroup, GID: cfg.Supervisor.SocketGID,
+	})
 	if err != nil {
 		log.Error().Err(err).Msg("cannot open the control socket; nothing started")
 		return exitConfig
 	}
+	cgroups := openContainment(cfg.Supervisor.Socket, log)
+	defer func() { closeContainment(cgroups, log) }() // when nothing was started
+
 	notifier := newNotifier(log)
 	release := newReleaser(log)
 	// The HTTP endpoint reads sup, and sup reports ready times to it: it is
@@ -219,6 +224,7 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 		},
 		Sockets: held,
 		Supd:    "/proc/self/exe", // supd's own binary in the forked child, even once replaced on disk
+		Cgroups: cgroups,
 	})
 
 	ctx, stop := context.WithCancel(context.Background())
@@ -251,6 +257,10 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 
 	log.Info().Str("socket", cfg.Supervisor.Socket).Int("processes", len(cfg.Processes)).Int("pid", os.Getpid()).Msg("supd started")
 	code := sup.Run(runCtx)
+	// Nothing supd started is left once it exits; and that is done while
+	// it still holds the socket, the key of its cgroup.
+	closeContainment(cgroups, log)
+	cgroups = nil
 	stop()
 	// Serve closes the listener, which removes the socket file: supd must
 	// not exit before, or the next supctl finds a dead socket.

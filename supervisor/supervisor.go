@@ -103,6 +103,7 @@ type Supervisor struct {
 	revDeps  map[string][]string    // process -> the processes that depend on it
 	shutdown *shutdown
 	waits    []*waiter // actions not complete yet
+	scaled   scaling   // supctl scale since the last reload (scale.go)
 	last     Summary   // the last Summary emitted
 	notified bool      // a Summary was emitted at least once
 }

@@ -121,8 +121,8 @@ func checklist(w api.Why, oneshot bool) []api.Check {
 	running := api.Check{Question: "running", OK: st.Pid != 0 || (oneshot && st.Ready)}
 	switch {
 	case st.Pid != 0:
-		running.Answer = fmt.Sprintf("%s, pid %d, up %s, %d restarts", st.State, st.Pid,
-			(time.Duration(st.UptimeMs) * time.Millisecond).Round(time.Second), st.Restarts)
+		running.Answer = fmt.Sprintf("%s, pid %d, up %s, %s", st.State, st.Pid,
+			(time.Duration(st.UptimeMs) * time.Millisecond).Round(time.Second), api.Count(st.Restarts, "restart"))
 	default:
 		running.Answer = st.State
 		if st.Reason != "" {

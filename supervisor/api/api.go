@@ -68,6 +68,12 @@ type Status struct {
 	// LogDropped counts the output lines the log file (`log { file }`)
 	// could not take, disk full or unwritable, since supd started.
 	LogDropped int64 `json:"log_dropped"`
+	// ScaledInstances and ConfigInstances are, while `supctl scale` runs
+	// another number of instances of the process than its file says, that
+	// number and the file's (both 0 otherwise). The next config reload goes
+	// back to the file's.
+	ScaledInstances int `json:"scaled_instances,omitempty"`
+	ConfigInstances int `json:"config_instances,omitempty"`
 }
 
 // Desired states (Status.Desired).
@@ -143,6 +149,15 @@ func ExitText(code *int, signal *string) string {
 		return "exited " + strconv.Itoa(*code)
 	}
 	return ""
+}
+
+// Count is n with its noun, singular for one: "1 restart", "2 restarts".
+// noun must take a plain -s plural.
+func Count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }
 
 // Detail says why an instance is in state: reason or, when there is none
@@ -269,9 +284,30 @@ type ActionRequest struct {
 	AllowEmpty bool `json:"allow_empty,omitempty"`
 }
 
+// ScaleRequest is the body of POST /scale: run Instances instances of
+// Process until the next config reload.
+type ScaleRequest struct {
+	Process   string `json:"process"`
+	Instances int    `json:"instances"`
+	Wait      bool   `json:"wait"`              // until the new instances are ready and the removed ones gone
+	Timeout   string `json:"timeout,omitempty"` // Go duration; "" = server default
+}
+
+// SignalRequest is the body of POST /signal: send Signal ("SIGHUP") to
+// the process trees of the named instances (no names: every instance).
+type SignalRequest struct {
+	Names  []string `json:"names"`
+	Signal string   `json:"signal"`
+}
+
 // ErrUnknown is wrapped by errors of the supervisor about a name that is neither a
 // process nor an instance. The control server answers 404.
 var ErrUnknown = errors.New("no such process")
+
+// ErrNotRunning is wrapped by errors of the supervisor about an action
+// that needs a running process (a signal) when none of the named
+// instances has one. The control server answers 409.
+var ErrNotRunning = errors.New("not running")
 
 // ErrShuttingDown is wrapped by errors of the supervisor about a request that comes
 // while supd stops everything. The control server answers 503.

@@ -64,3 +64,11 @@ func TestOverloadWarning(t *testing.T) {
 		}
 	}
 }
+
+func TestCount(t *testing.T) {
+	for n, want := range map[int]string{0: "0 restarts", 1: "1 restart", 2: "2 restarts", 11: "11 restarts"} {
+		if got := Count(n, "restart"); got != want {
+			t.Errorf("Count(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -66,7 +66,9 @@ func (l *loader) warnHost(b body, s *Spec) {
 			e.warnf(a.Expr.Range(), WarnUserNotFound, "there is no user %q on this machine: the process will fail to start", s.User)
 		}
 	}
-	if a := b.attrs["command"]; a != nil && len(s.Command) > 0 {
+	// A process that depends on others may run what they make (a oneshot
+	// build step, as in the quickstart): its command is not checked.
+	if a := b.attrs["command"]; a != nil && len(s.Command) > 0 && len(s.DependsOn) == 0 {
 		key := [2]string{s.Command[0], s.Dir}
 		w, ok := h.commands[key]
 		if !ok {

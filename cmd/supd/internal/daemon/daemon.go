@@ -18,6 +18,7 @@ import (
 
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
+	"github.com/sup-sh/sup/cmd/internal/flaghelp"
 	"github.com/sup-sh/sup/supervisor"
 	"github.com/sup-sh/sup/supervisor/api"
 	"github.com/sup-sh/sup/supervisor/config"
@@ -26,6 +27,7 @@ import (
 	"github.com/sup-sh/sup/supervisor/output"
 	"github.com/sup-sh/sup/supervisor/reaper"
 	"github.com/sup-sh/sup/supervisor/sockets"
+	"github.com/sup-sh/sup/supervisor/version"
 )
 
 // Exit codes of supd itself (a critical process's code is passed through).
@@ -38,6 +40,7 @@ const (
 // options are supd's flags.
 type options struct {
 	check     bool
+	version   bool
 	logFormat string
 	logLevel  string
 	paths     []string
@@ -45,21 +48,28 @@ type options struct {
 	nginxConfig string
 }
 
-func parseFlags(args []string, stderr io.Writer) (options, error) {
+// parseFlags parses supd's command line. -h prints the usage on stdout
+// and returns flag.ErrHelp; any other error is the one line to print (the
+// usage is not repeated under it).
+func parseFlags(args []string, stdout io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("supd", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // errors are returned, once
+	fs.Usage = func() {}
 	fs.BoolVar(&o.check, "check", false, "validate the config, print the resolved processes, and exit (0 valid, 1 invalid)")
-	fs.StringVar(&o.logFormat, "log-format", "auto", "log format: json, console, or auto (console on a TTY)")
-	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.BoolVar(&o.version, "version", false, "print the version and the commit supd was built from, and exit")
+	fs.StringVar(&o.logFormat, "log-format", "auto", "log `FORMAT`: json, console, or auto (console on a TTY)")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn, error")
 	fs.StringVar(&o.nginxConfig, "nginx-config", "", "nginx's config `PATH`, for the upstreams `supctl why` names (default: what 'nginx -T' prints, else /etc/nginx/nginx.conf; \"off\": none)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: supd [--check] [--log-format json|console|auto] [--log-level LEVEL] [--nginx-config PATH] [PATH...]")
-		fmt.Fprintln(stderr, "PATH is an HCL process file or a directory of *.hcl files; default ./sup.hcl")
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
-		return o, err
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, "usage: supd [--check] [--log-format json|console|auto] [--log-level LEVEL] [--nginx-config PATH] [PATH...]\n"+
+				"       supd --version\n\n"+
+				"PATH is an HCL process file or a directory of *.hcl files; default ./sup.hcl\n\nFlags:\n")
+			flaghelp.Print(stdout, fs)
+			return o, err
+		}
+		return o, fmt.Errorf("%w (supd -h lists the flags)", flaghelp.Dashes(err))
 	}
 	o.paths = fs.Args()
 	switch o.logFormat {
@@ -77,13 +87,17 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 // exit code.
 func Main(args []string, stdout, stderr *os.File) int {
 	sockets.Trampoline() // returns unless supd was started to exec a child with LISTEN_PID
-	o, err := parseFlags(args, stderr)
+	o, err := parseFlags(args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "supd:", err)
 		return exitUsage
+	}
+	if o.version {
+		fmt.Fprintln(stdout, "supd", version.Read())
+		return exitOK
 	}
 	load := func() (*config.Config, error) { return config.Load(o.paths...) }
 	cfg, err := load()
@@ -109,6 +123,7 @@ func Main(args []string, stdout, stderr *os.File) int {
 
 func newLogger(o options, out *output.Writer, stderr *os.File) zerolog.Logger {
 	zerolog.TimeFieldFormat = time.RFC3339Nano
+	zerolog.DurationFieldFormat = zerolog.DurationFormatString // timeout=30s, not timeout=30000
 	level, _ := zerolog.ParseLevel(o.logLevel)
 	var w io.Writer = out.Direct()
 	if console(o, stderr) {

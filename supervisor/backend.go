@@ -65,6 +65,14 @@ func (s *Supervisor) status(i *instance) api.Status {
 	for _, a := range expected(i.spec.Ready) {
 		st.Expect = append(st.Expect, a.String())
 	}
+	// The sockets supd holds for it are configured addresses too (why
+	// connects to them, check-proxy matches upstreams to them).
+	for _, l := range i.spec.Listen {
+		network, rest, _ := strings.Cut(l, "://")
+		if a := network + ":" + rest; !slices.Contains(st.Expect, a) {
+			st.Expect = append(st.Expect, a)
+		}
+	}
 	if i.old != nil {
 		st.ReplacingPid = i.old.pid
 	}

@@ -294,8 +294,10 @@ process "web" {
 	if !st.Ready || !slices.Contains(st.Listening, fmt.Sprintf("tcp:127.0.0.1:%d", port)) {
 		t.Errorf("web:1 after scale: %+v, want ready on the held socket 127.0.0.1:%d", st, port)
 	}
-	out, _ := s.ctl("logs", "web:1")
-	if !strings.Contains(out, "LISTEN_FDNAMES=web") {
-		t.Errorf("web:1 was not given the held socket (LISTEN_FDS); its output:\n%s", out)
-	}
+	// The line is printed before the app accepts, but supd reads it from
+	// the pipe on its own time: poll.
+	eventually(t, 10*time.Second, "web:1 says it got the held socket (LISTEN_FDNAMES=web)", func() bool {
+		out, _ := s.ctl("logs", "web:1")
+		return strings.Contains(out, "LISTEN_FDNAMES=web")
+	})
 }

@@ -49,6 +49,25 @@ func (s *Supervisor) snapshots(ctx context.Context, names []string) ([]snapshot,
 	return out, err
 }
 
+// OutputRead returns once every line the current and earlier spawns of
+// name (one instance) wrote before they exited has been read from their
+// pipes, or when ctx is done: a crash hook waits for it before it reads
+// the last lines.
+func (s *Supervisor) OutputRead(ctx context.Context, name string) error {
+	snaps, err := s.snapshots(ctx, []string{name})
+	if err != nil {
+		return err
+	}
+	for _, sn := range snaps {
+		select {
+		case <-sn.inst.sink.Drained():
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
 // status is i's api.Status without the inspected fields. Loop only.
 func (s *Supervisor) status(i *instance) api.Status {
 	code, sig := exitFields(i)

@@ -21,8 +21,10 @@ type pumps struct {
 // pump reads f into sink until EOF, then closes f.
 func (p *pumps) pump(f *os.File, stream string, sink *output.Sink) {
 	p.wg.Add(1)
+	sink.Reading(1)
 	go func() {
 		defer p.wg.Done()
+		defer sink.Reading(-1)
 		output.Pump(countingReader{f, &p.reads}, stream, sink)
 	}()
 }

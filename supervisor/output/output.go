@@ -108,6 +108,8 @@ type Sink struct {
 	opts     FileOptions
 	dropped  atomic.Int64 // lines the file could not take
 	noStream bool         // lines do not go to supd's own stream
+
+	pipes pipes // being read into the sink (Reading, Drained)
 }
 
 // stream is how the records of one stream are encoded: by zerolog, and for

@@ -22,6 +22,11 @@ func newHooks(ctx context.Context, cfg *config.Config, sup *supervisor.Superviso
 		Starter: sup.Reaper(),
 		Env:     sup.ChildEnv(),
 		LastLines: func(name string) []string {
+			// The process's last lines may still be in its pipe: wait
+			// (briefly: a descendant may hold it open) until they are read.
+			drained, cancelDrain := context.WithTimeout(ctx, time.Second)
+			_ = sup.OutputRead(drained, name) // on timeout, the lines read so far
+			cancelDrain()
 			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			defer cancel()
 			lines, err := sup.Logs(ctx, name, hookLines, time.Time{}, false)

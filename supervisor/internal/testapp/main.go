@@ -57,6 +57,9 @@
 //	--health-file PATH    GET /health answers 500 while PATH exists, else 200
 //	                      (without the flag: always 200)
 //	--term-file FILE      when SIGTERM arrives, append "PID UNIX-NANOS\n"
+//	--graceful            on SIGTERM, stop accepting and finish the requests
+//	                      in flight (http.Server.Shutdown), then exit 0, as
+//	                      a production server does
 //	--ignore-term         ignore SIGTERM (after --term-file's record); by
 //	                      default SIGTERM makes testapp exit 0
 //
@@ -65,6 +68,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -76,6 +80,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -106,14 +111,18 @@ type options struct {
 	crashBeforeBind bool
 	healthFile      string
 	ignoreTerm      bool
-	termFile        string
-	spawnSleeper    bool
-	orphans         int
-	flood           int64
-	floodReport     string
-	lines           int
-	partial         string
-	partialSet      bool
+	graceful        bool
+
+	mu           sync.Mutex     // guards servers: onTerm reads them
+	servers      []*http.Server // what --graceful shuts down
+	termFile     string
+	spawnSleeper bool
+	orphans      int
+	flood        int64
+	floodReport  string
+	lines        int
+	partial      string
+	partialSet   bool
 }
 
 func main() {
@@ -157,6 +166,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.BoolVar(&o.crashBeforeBind, "crash-before-bind", false, "exit 1 before binding")
 	fs.StringVar(&o.healthFile, "health-file", "", "GET /health is 500 while `PATH` exists")
 	fs.BoolVar(&o.ignoreTerm, "ignore-term", false, "ignore SIGTERM")
+	fs.BoolVar(&o.graceful, "graceful", false, "on SIGTERM, finish the requests in flight before exiting")
 	fs.StringVar(&o.termFile, "term-file", "", "append \"PID NANOS\" to `FILE` on SIGTERM")
 	fs.BoolVar(&o.spawnSleeper, "spawn-sleeper", false, "start \"sleep 1000\" in the same process group")
 	fs.IntVar(&o.orphans, "orphans", 0, "double-fork `N` orphans that exit at once")
@@ -233,9 +243,13 @@ func run(o *options) int {
 		}
 	}
 	handler := handler(o.healthFile)
+	o.mu.Lock()
 	for _, l := range listeners {
-		go http.Serve(l, handler)
+		srv := &http.Server{Handler: handler}
+		o.servers = append(o.servers, srv)
+		go srv.Serve(l)
 	}
+	o.mu.Unlock()
 	if err := announce(o); err != nil {
 		return fail(err)
 	}
@@ -260,9 +274,25 @@ func onTerm(terms <-chan os.Signal, o *options) {
 				fmt.Fprintln(os.Stderr, "testapp:", err)
 			}
 		}
+		if o.graceful {
+			o.shutdown()
+		}
 		if !o.ignoreTerm {
 			os.Exit(0)
 		}
+	}
+}
+
+// shutdown stops every server gracefully: no new connection is accepted,
+// the requests in flight are answered (within 10s).
+func (o *options) shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	o.mu.Lock()
+	servers := o.servers
+	o.mu.Unlock()
+	for _, srv := range servers {
+		_ = srv.Shutdown(ctx)
 	}
 }
 

@@ -57,9 +57,13 @@
 //	--health-file PATH    GET /health answers 500 while PATH exists, else 200
 //	                      (without the flag: always 200)
 //	--term-file FILE      when SIGTERM arrives, append "PID UNIX-NANOS\n"
-//	--graceful            on SIGTERM, stop accepting and finish the requests
-//	                      in flight (http.Server.Shutdown), then exit 0, as
-//	                      a production server does
+//	--graceful            on SIGTERM, stop accepting, answer the request of
+//	                      every connection already accepted (with
+//	                      "Connection: close"), then exit 0 (within 10s), as
+//	                      a production server does; unlike
+//	                      http.Server.Shutdown, which closes without an answer
+//	                      a connection whose request it reads after the
+//	                      shutdown began
 //	--ignore-term         ignore SIGTERM (after --term-file's record); by
 //	                      default SIGTERM makes testapp exit 0
 //
@@ -68,7 +72,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -113,8 +116,11 @@ type options struct {
 	ignoreTerm      bool
 	graceful        bool
 
-	mu           sync.Mutex     // guards servers: onTerm reads them
+	mu           sync.Mutex     // guards servers and listeners: onTerm reads them
 	servers      []*http.Server // what --graceful shuts down
+	listeners    []net.Listener // what --graceful closes
+	serving      sync.WaitGroup // one per Serve call still running
+	conns        sync.WaitGroup // one per accepted connection not yet closed
 	termFile     string
 	spawnSleeper bool
 	orphans      int
@@ -245,9 +251,13 @@ func run(o *options) int {
 	handler := handler(o.healthFile)
 	o.mu.Lock()
 	for _, l := range listeners {
-		srv := &http.Server{Handler: handler}
-		o.servers = append(o.servers, srv)
-		go srv.Serve(l)
+		srv := &http.Server{Handler: handler, ConnState: o.track}
+		o.servers, o.listeners = append(o.servers, srv), append(o.listeners, l)
+		o.serving.Add(1)
+		go func() {
+			defer o.serving.Done()
+			_ = srv.Serve(l) // ends when shutdown closes l
+		}()
 	}
 	o.mu.Unlock()
 	if err := announce(o); err != nil {
@@ -284,15 +294,47 @@ func onTerm(terms <-chan os.Signal, o *options) {
 }
 
 // shutdown stops every server gracefully: no new connection is accepted,
-// the requests in flight are answered (within 10s).
+// and every connection already accepted gets the answer to its request
+// (then it is closed) or, idle between two requests, is closed; it returns
+// once none is left, or after 10s.
+//
+// http.Server.Shutdown is not used: it closes without an answer a
+// connection whose first request it reads after the shutdown began
+// (net/http's conn.serve returns when shuttingDown() right after
+// readRequest), and a connection accepted just before SIGTERM usually has
+// its request read just after. With a listening socket shared with a
+// replacement, that is a request lost which the replacement would have
+// served.
 func (o *options) shutdown() {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	o.mu.Lock()
-	servers := o.servers
+	servers, listeners := o.servers, o.listeners
 	o.mu.Unlock()
 	for _, srv := range servers {
-		_ = srv.Shutdown(ctx)
+		srv.SetKeepAlivesEnabled(false) // answer with Connection: close; closes idle ones
+	}
+	for _, l := range listeners {
+		_ = l.Close()
+	}
+	done := make(chan struct{})
+	go func() {
+		o.serving.Wait() // every accepted connection is tracked once Serve returned
+		o.conns.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+	}
+}
+
+// track counts the connections accepted and not yet closed
+// (http.Server.ConnState).
+func (o *options) track(_ net.Conn, st http.ConnState) {
+	switch st {
+	case http.StateNew:
+		o.conns.Add(1)
+	case http.StateClosed, http.StateHijacked:
+		o.conns.Done()
 	}
 }
 

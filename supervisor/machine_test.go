@@ -811,6 +811,50 @@ func TestReplacementNotReady(t *testing.T) {
 	h.want("web", api.StateBackoff, false, "exited 1")
 }
 
+// A reload while the spawn replaced by the previous one is still being
+// retired (drained, stopped) waits until it is gone, then rolls again: the
+// current spawn is never stopped first.
+func TestReplacementRollWhileTheLastOneRetires(t *testing.T) {
+	h := newHarness(t, heldWeb)
+	first := h.l.last(t)
+	h.makeReady(first)
+	done, err := h.s.Reload(h.ctx(), []string{"web"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.sync()
+	second := h.l.last(t)
+	h.makeReady(second)
+	h.sync()
+	if err := wait(t, done); err != nil {
+		t.Fatal(err)
+	}
+	// first drains; a second roll is asked for.
+	done, err = h.s.Reload(h.ctx(), []string{"web"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := h.want("web", api.StateRunning, true, ""); st.Pid != second.pid || st.ReplacingPid != first.pid {
+		t.Fatalf("pid %d replacing %d; want %d serving while %d retires", st.Pid, st.ReplacingPid, second.pid, first.pid)
+	}
+	pending(t, done)
+	h.advance(2 * time.Second) // first's drain
+	first.exit(0)
+	st := h.want("web", api.StateStarting, true, "replacing pid")
+	third := h.l.last(t)
+	if third == second || st.ReplacingPid != second.pid {
+		t.Fatalf("pid %d replacing %d; want a new spawn replacing %d", st.Pid, st.ReplacingPid, second.pid)
+	}
+	if got := second.sent(); len(got) != 0 {
+		t.Fatalf("the serving spawn got %v before its replacement was ready", got)
+	}
+	h.makeReady(third)
+	h.sync()
+	if err := wait(t, done); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Without held sockets, reload NAME stops the old spawn first.
 func TestRollWithoutHeldSocketsStopsFirst(t *testing.T) {
 	h := newHarness(t, webReady)

@@ -14,6 +14,13 @@ import (
 // the socket's address and a copy to pass to children.
 func heldTCP(t testing.TB, network, address string) (string, *os.File) {
 	t.Helper()
+	l, f := heldListener(t, network, address)
+	return l.Addr().String(), f
+}
+
+// heldListener is heldTCP returning the listener itself.
+func heldListener(t testing.TB, network, address string) (net.Listener, *os.File) {
+	t.Helper()
 	l, err := net.Listen(network, address)
 	if err != nil {
 		t.Fatal(err)
@@ -29,7 +36,7 @@ func heldTCP(t testing.TB, network, address string) (string, *os.File) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close(); f.Close() })
-	return l.Addr().String(), f
+	return l, f
 }
 
 // startHeld starts testapp serving the held socket f after delay, and
@@ -139,24 +146,11 @@ func TestAcceptCheckCountsClientConnections(t *testing.T) {
 	for _, network := range []string{"tcp", "tcp6", "unix"} {
 		t.Run(network, func(t *testing.T) {
 			listen := map[string]string{"tcp": "127.0.0.1:0", "tcp6": "[::]:0", "unix": filepath.Join(t.TempDir(), "app.sock")}[network]
-			l, err := net.Listen(network, listen)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer l.Close()
+			l, f := heldListener(t, network, listen)
 			held := HeldSocket{Network: "tcp", Address: l.Addr().String()}
-			var f *os.File
-			switch l := l.(type) {
-			case *net.TCPListener:
-				f, err = l.File()
-			case *net.UnixListener:
-				f, err = l.File()
+			if network == "unix" {
 				held.Network = "unix"
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
 			conn := accepted(t, l)
 			old, _ := startHeld(t, f, 0)
 			r := newReadiness(t, "api", ReadySpec{Accepting: []HeldSocket{held}})

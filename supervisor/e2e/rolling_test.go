@@ -11,18 +11,24 @@ import (
 )
 
 // heldApp is a config with one process of n instances serving a socket held
-// by supd; each spawn boots for 100ms before it accepts.
-func heldApp(port, n int, command string) string {
+// by supd, ready within readyTimeout; each spawn boots for 100ms before it
+// accepts.
+func heldApp(port, n int, command, readyTimeout string) string {
 	return fmt.Sprintf(`
 socket "web" { listen = "tcp://127.0.0.1:%d" }
 process "app" {
   command   = %s
   instances = %d
   sockets   = ["web"]
-  ready { timeout = "3s" }
+  ready { timeout = %q }
   stop { drain = "50ms" }
-}`, port, command, n)
+}`, port, command, n, readyTimeout)
 }
+
+// bootTimeout is the ready timeout of a spawn that is to get ready: on this
+// shared machine (load average about 20) the race-built trampoline and
+// testapp take 0.3 to 1.5s from spawn to accepting, and once 3.0s.
+const bootTimeout = "15s"
 
 const bootingApp = `["{{app}}", "--listen-fds", "--graceful", "--delay", "100ms"]`
 
@@ -35,7 +41,7 @@ func TestRollingReloadUnderLoadDropsNothing(t *testing.T) {
 	for _, n := range []int{1, 2} {
 		t.Run(fmt.Sprintf("instances=%d", n), func(t *testing.T) {
 			port := suptest.FreePorts(t, 1)[0]
-			s := startSupd(t, heldApp(port, n, bootingApp))
+			s := startSupd(t, heldApp(port, n, bootingApp, bootTimeout))
 			name := "app"
 			if n > 1 {
 				name = "app:0"
@@ -78,14 +84,14 @@ func TestRollingReloadUnderLoadDropsNothing(t *testing.T) {
 // reload fails with the reason.
 func TestRollingReloadReplacementNeverReady(t *testing.T) {
 	port := suptest.FreePorts(t, 1)[0]
-	s := startSupd(t, heldApp(port, 1, bootingApp))
+	s := startSupd(t, heldApp(port, 1, bootingApp, bootTimeout))
 	old := s.waitReady("app")
 	stop := make(chan struct{})
 	res := load(fmt.Sprintf("http://127.0.0.1:%d/", port), 4, stop)
 	defer close(stop)
 	eventually(t, 5*time.Second, "requests served", func() bool { return res.ok.Load() > 0 })
 
-	s.rewrite(heldApp(port, 1, `["sleep", "1000"]`))
+	s.rewrite(heldApp(port, 1, `["sleep", "1000"]`, "3s"))
 	type result struct {
 		out  string
 		code int

@@ -33,7 +33,7 @@ func TestHealthFailuresRestart(t *testing.T) {
 	sick := filepath.Join(t.TempDir(), "sick")
 	_, tree, addr := startReady(t, "--health-file", sick)
 	url := "http://" + addr + "/health"
-	h := NewHealth("api", HealthSpec{HTTP: url, TCP: addr, Interval: 20 * time.Millisecond, Failures: 3}, "", nil)
+	h := NewHealth("api", HealthSpec{HTTP: url, TCP: addr, Interval: 250 * time.Millisecond, Failures: 3}, "", nil)
 	ok := runHealth(t, h, tree, func(rs []HealthResult) bool { return len(rs) == 2 })
 	for _, r := range ok {
 		if !r.OK || r.Failures != 0 || r.Restart || r.Reason != "" {
@@ -71,7 +71,7 @@ func TestHealthExecRunsInDir(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "check.sh"), []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	h := NewHealth("api", HealthSpec{Exec: []string{"./check.sh"}, Interval: 10 * time.Millisecond, Failures: 1}, dir, execRunner{})
+	h := NewHealth("api", HealthSpec{Exec: []string{"./check.sh"}, Interval: 250 * time.Millisecond, Failures: 1}, dir, execRunner{})
 	rs := runHealth(t, h, NewTree(os.Getpid()), func([]HealthResult) bool { return true })
 	if last := rs[len(rs)-1]; !last.OK {
 		t.Fatalf("relative exec check in its dir: %+v", last)
@@ -81,7 +81,7 @@ func TestHealthExecRunsInDir(t *testing.T) {
 func TestHealthTCPAndExec(t *testing.T) {
 	_, tree, addr := startReady(t)
 	flag := filepath.Join(t.TempDir(), "flag")
-	spec := HealthSpec{TCP: addr, Exec: []string{"test", "-e", flag}, Interval: 10 * time.Millisecond, Failures: 2}
+	spec := HealthSpec{TCP: addr, Exec: []string{"test", "-e", flag}, Interval: 250 * time.Millisecond, Failures: 2}
 	h := NewHealth("api", spec, "", execRunner{})
 	rs := runHealth(t, h, tree, func([]HealthResult) bool { return true })
 	if got := rs[len(rs)-1].Reason; !strings.HasPrefix(got, "health: exec [test -e ") || !strings.HasSuffix(got, ": exit 1 (1/2 failures)") {
@@ -92,7 +92,7 @@ func TestHealthTCPAndExec(t *testing.T) {
 
 	// Nothing in the tree listens on another port.
 	other := freePort(t)
-	h = NewHealth("api", HealthSpec{TCP: tcpAddr(other), Interval: 10 * time.Millisecond, Failures: 1}, "", nil)
+	h = NewHealth("api", HealthSpec{TCP: tcpAddr(other), Interval: 250 * time.Millisecond, Failures: 1}, "", nil)
 	rs = runHealth(t, h, tree, func([]HealthResult) bool { return true })
 	want := HealthResult{Reason: "health: nothing listening on " + tcpAddr(other) + " (1/1 failures)", Failures: 1, Restart: true}
 	if rs[0] != want {
@@ -102,7 +102,7 @@ func TestHealthTCPAndExec(t *testing.T) {
 
 func TestHealthMemory(t *testing.T) {
 	a := startApp(t, appOpts{})
-	h := NewHealth("api", HealthSpec{MaxMemory: 1 << 10, Interval: 10 * time.Millisecond}, "", nil)
+	h := NewHealth("api", HealthSpec{MaxMemory: 1 << 10, Interval: 250 * time.Millisecond}, "", nil)
 	rs := runHealth(t, h, NewTree(a.pid), func([]HealthResult) bool { return true })
 	r := rs[0]
 	if r.OK || !r.Restart || !strings.HasPrefix(r.Reason, "memory ") || !strings.HasSuffix(r.Reason, "MiB over max_memory 1KiB") {

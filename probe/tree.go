@@ -16,7 +16,8 @@ import (
 // group. Members are remembered as pid+start time, so a reused pid is never
 // mistaken for a member. A Tree is safe for concurrent use.
 type Tree struct {
-	root int
+	root  int
+	exact func() ([]int, error) // exact member list (a cgroup), or nil
 
 	mu        sync.Mutex
 	rootStart uint64         // start time of root, once seen
@@ -29,11 +30,28 @@ func NewTree(root int) *Tree {
 	return &Tree{root: root, members: make(map[int]uint64)}
 }
 
+// NewTreeOf returns the tree rooted at pid root whose members are listed
+// exactly by members (the pids of the spawn's cgroup: descendants that
+// left the process group or session included, strangers never). Pids
+// then reads no parentage at all; when members fails, it falls back to
+// tracking the tree like NewTree.
+func NewTreeOf(root int, members func() ([]int, error)) *Tree {
+	t := NewTree(root)
+	t.exact = members
+	return t
+}
+
 // Root returns the root pid.
 func (t *Tree) Root() int { return t.root }
 
 // Pids returns the live members in tab, ascending, and remembers them.
 func (t *Tree) Pids(tab *ProcTable) []int {
+	if t.exact != nil {
+		if pids, err := t.exact(); err == nil {
+			// As the table has them: a consistent view for the caller.
+			return slices.DeleteFunc(pids, func(pid int) bool { _, ok := tab.Get(pid); return !ok })
+		}
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/sup-sh/sup/probe"
+	"github.com/sup-sh/sup/supervisor/cgroup"
 	"github.com/sup-sh/sup/supervisor/config"
 	"github.com/sup-sh/sup/supervisor/output"
 	"github.com/sup-sh/sup/supervisor/reaper"
@@ -57,10 +58,11 @@ type Spawn interface {
 type procLauncher struct {
 	env    []string // supd's environment minus what children must not inherit
 	reaper *reaper.Reaper
-	pumps  *sync.WaitGroup // output pumps still reading a child's pipe
+	pumps  *pumps // output pumps still reading a child's pipe
 	procs  procCache
 	// passSockets gives a spawn the sockets supd holds for it (Supervisor.passSockets).
 	passSockets func(cmd *exec.Cmd, spec *config.Spec, readiness map[int]*os.File) error
+	contain     containment // cgroups (see contain.go)
 }
 
 // procCache shares one scan of /proc between the signals sent close
@@ -101,7 +103,8 @@ func (l *procLauncher) Launch(spec *config.Spec, sink *output.Sink, log zerolog.
 		return nil, err
 	}
 	rd.Started(pid)
-	sp := &procSpawn{pid: pid, pgid: pid, tree: probe.NewTree(pid), held: held, spec: spec, sink: sink, log: log,
+	cg := l.contain.group(spec.Name)
+	sp := &procSpawn{pid: pid, pgid: pid, tree: newTree(pid, cg), cg: cg, held: held, spec: spec, sink: sink, log: log,
 		reaper: l.reaper, procs: &l.procs}
 	if spec.Type == config.Oneshot || !spec.Ready.HasChecks() {
 		rd.Close()
@@ -135,7 +138,8 @@ type procSpawn struct {
 	reaper    *reaper.Reaper
 	rd        *probe.Readiness // nil when there are no ready checks
 	procs     *procCache
-	strays    []int // members of the tree found outside its group by Signal
+	strays    []int         // members of the tree found outside its group by Signal
+	cg        *cgroup.Group // the spawn's cgroup; nil without containment
 }
 
 func (p *procSpawn) Pid() int          { return p.pid }
@@ -160,6 +164,9 @@ func (p *procSpawn) Health(ctx context.Context, report func(probe.HealthResult))
 // supd. The strays are found first: once the group is gone, a stray that
 // was never seen cannot be told from any other orphan.
 func (p *procSpawn) Signal(sig unix.Signal) {
+	if p.signalGroup(sig) {
+		return
+	}
 	tab, err := p.procs.table()
 	if err != nil {
 		p.log.Warn().Err(err).Msg("cannot find the processes that left its process group")
@@ -185,6 +192,9 @@ func (p *procSpawn) Signal(sig unix.Signal) {
 // left (zombies count until reaped). It reads no /proc table: at the
 // exit of each of 1,000 processes being stopped it is O(1).
 func (p *procSpawn) Alive() bool {
+	if p.cg != nil {
+		return p.cg.Populated()
+	}
 	if unix.Kill(-p.pgid, 0) == nil {
 		return true
 	}

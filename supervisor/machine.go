@@ -480,8 +480,12 @@ func (s *Supervisor) spawnFailed(i *instance, err error) {
 	s.endedForGood(i)
 }
 
-// passing reports whether a spawn failed for a reason that may go away.
+// passing reports whether a spawn failed for a reason that may go away:
+// out of fds, processes or memory, or an env file not readable yet.
 func passing(err error) bool {
+	if errors.As(err, new(envFileError)) {
+		return true
+	}
 	for _, errno := range []unix.Errno{unix.EMFILE, unix.ENFILE, unix.EAGAIN, unix.ENOMEM} {
 		if errors.Is(err, errno) {
 			return true

@@ -20,6 +20,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// envFileError is an env_file that cannot be read or parsed at a spawn.
+// It is a passing reason (retried with backoff): a file that a deployment
+// writes next to the config, such as a mounted secret, may come later or
+// be fixed.
+type envFileError struct{ err error }
+
+func (e envFileError) Error() string { return e.err.Error() }
+func (e envFileError) Unwrap() error { return e.err }
+
 // spawnError is a spawn that failed before the process existed, with the
 // exit code a shell would give it (127 not found, 126 not executable).
 type spawnError struct {
@@ -46,7 +55,11 @@ func childEnv(environ []string) []string {
 // into its sink, and registers onExit with the reaper. The child gets its
 // own process group, fds 0-2 plus what rd passes, and nothing else.
 func (l *procLauncher) launch(spec *config.Spec, sink *output.Sink, rd *probe.Readiness, onExit func(reaper.Exit)) (int, error) {
-	env := append(slices.Clone(l.env), spec.Env...)
+	environ, err := spec.Environ() // env files are read at each spawn
+	if err != nil {
+		return 0, envFileError{err}
+	}
+	env := append(slices.Clone(l.env), environ...)
 	env = append(env, "SUPD_PROCESS="+spec.Process, "SUPD_INSTANCE="+strconv.Itoa(spec.Instance))
 	env = append(env, rd.Env()...)
 	path, err := resolveCommand(spec.Command[0], spec.Dir, env)
@@ -55,6 +68,10 @@ func (l *procLauncher) launch(spec *config.Spec, sink *output.Sink, rd *probe.Re
 	}
 	cmd := &exec.Cmd{Path: path, Args: spec.Command, Dir: spec.Dir}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cg, err := l.contain.place(spec.Name, cmd.SysProcAttr)
+	if err != nil {
+		return 0, err
+	}
 	if spec.User != "" {
 		cred, home, err := credential(spec.User)
 		if err != nil {
@@ -85,6 +102,7 @@ func (l *procLauncher) launch(spec *config.Spec, sink *output.Sink, rd *probe.Re
 	setPipeSize(outR, 1<<20)
 	cmd.Stdout, cmd.Stderr = outW, errW
 	pid, err := l.reaper.Start(cmd, onExit)
+	cg.Placed()
 	outW.Close()
 	errW.Close()
 	if err != nil {
@@ -92,9 +110,8 @@ func (l *procLauncher) launch(spec *config.Spec, sink *output.Sink, rd *probe.Re
 		errR.Close()
 		return 0, startError(path, spec.Dir, spec.User, err)
 	}
-	l.pumps.Add(2)
-	go func() { defer l.pumps.Done(); output.Pump(outR, output.Stdout, sink) }()
-	go func() { defer l.pumps.Done(); output.Pump(errR, output.Stderr, sink) }()
+	l.pumps.pump(outR, output.Stdout, sink)
+	l.pumps.pump(errR, output.Stderr, sink)
 	return pid, nil
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/sup-sh/sup/probe"
 	"github.com/sup-sh/sup/supervisor/api"
+	"github.com/sup-sh/sup/supervisor/cgroup"
 	"github.com/sup-sh/sup/supervisor/config"
 	"github.com/sup-sh/sup/supervisor/fanout"
 	"github.com/sup-sh/sup/supervisor/output"
@@ -52,6 +53,9 @@ type Options struct {
 	// (tests). Nil: the real ones.
 	Clock    Clock
 	Launcher Launcher
+	// Cgroups, if set, contains every spawn of the real launcher in a
+	// cgroup of its own (see contain.go). The caller opens and closes it.
+	Cgroups *cgroup.Manager
 	// Sockets holds the listening sockets of the config's socket blocks,
 	// bound before New (sockets.Set); Supd is the path of the supd
 	// executable that sets LISTEN_PID ("/proc/self/exe"). Both are needed
@@ -81,8 +85,8 @@ type Supervisor struct {
 	life  context.Context // done when Run returns; work outliving a request uses it
 	end   context.CancelFunc
 
-	pumps       sync.WaitGroup // output pumps still reading a child's pipe
-	orphanCheck atomic.Bool    // an orphanExited is queued on the loop
+	pumps       pumps       // output pumps still reading a child's pipe
+	orphanCheck atomic.Bool // an orphanExited is queued on the loop
 
 	inspector *probe.Inspector
 
@@ -128,7 +132,8 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 				s.post(s.orphanExited)
 			}
 		})
-		s.launcher = &procLauncher{env: s.env, reaper: s.reaper, pumps: &s.pumps, passSockets: s.passSockets}
+		s.launcher = &procLauncher{env: s.env, reaper: s.reaper, pumps: &s.pumps, passSockets: s.passSockets,
+			contain: containment{m: opts.Cgroups}}
 	}
 	var insts []*instance
 	for _, p := range cfg.Processes {
@@ -197,19 +202,20 @@ func (s *Supervisor) Run(ctx context.Context) int {
 
 // outputDrainTimeout bounds the wait for the output of processes that are
 // gone: normally their pipes reach EOF at once, but a descendant that got
-// away may hold one open.
-const outputDrainTimeout = 2 * time.Second
+// away may hold one open. The wait goes on while lines still come (a
+// process that wrote a lot and exited), up to outputDrainLimit.
+const (
+	outputDrainTimeout = 2 * time.Second
+	outputDrainLimit   = 30 * time.Second
+)
 
-// drainOutput waits, up to d, until every pump has read its pipe to the
-// end: a process that exited may have left lines in its pipe, and they
-// must reach supd's output before supd exits.
-func (s *Supervisor) drainOutput(d time.Duration) {
-	done := make(chan struct{})
-	go func() { s.pumps.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(d):
-		s.log.Warn().Dur("waited", d).Msg("output of stopped processes still open (held by a descendant?); not waiting longer")
+// drainOutput waits until every pump has read its pipe to the end: a
+// process that exited may have left lines in its pipe, and they must reach
+// supd's output (and log files) before supd exits. It gives up after idle
+// with nothing read, or after outputDrainLimit.
+func (s *Supervisor) drainOutput(idle time.Duration) {
+	if !s.pumps.drain(idle, outputDrainLimit) {
+		s.log.Warn().Dur("idle", idle).Msg("output of stopped processes still open (held by a descendant?); not waiting longer")
 	}
 }
 

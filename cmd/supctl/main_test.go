@@ -34,7 +34,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"frobnicate"}, 2, "", "supctl: unknown command \"frobnicate\"\n\nusage: supctl"},
 		{[]string{"start"}, 2, "", "supctl: missing NAME\n\nusage: supctl start"},
 		{[]string{"--socket", missing, "status"}, 3, "", "supctl: cannot reach supd at " + missing +
-			": connect: no such file or directory (is supd running? set --socket or $SUPD_SOCKET)\n"},
+			": connect: no such file or directory (no socket there; is supd running? set --socket PATH or $SUPD_SOCKET)\n"},
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		cmd := exec.CommandContext(ctx, os.Args[0], tc.args...)

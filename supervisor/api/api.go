@@ -202,7 +202,8 @@ func (e *ReloadError) Error() string { return "bad config, nothing reloaded" }
 
 // DefaultSocketPath is the control socket when the file sets none:
 // /run/supd.sock for root, else $XDG_RUNTIME_DIR/supd.sock, else
-// /tmp/supd-$UID.sock.
+// /tmp/supd-$UID/supd.sock (supd creates that directory 0700 and refuses
+// it when another user owns it or it is not a directory).
 func DefaultSocketPath() string {
 	return defaultSocketPathFor(os.Geteuid(), os.Getuid(), os.Getenv("XDG_RUNTIME_DIR"))
 }
@@ -214,7 +215,7 @@ func defaultSocketPathFor(euid, uid int, runtimeDir string) string {
 	case runtimeDir != "":
 		return filepath.Join(runtimeDir, "supd.sock")
 	}
-	return fmt.Sprintf("/tmp/supd-%d.sock", uid)
+	return fmt.Sprintf("/tmp/supd-%d/supd.sock", uid)
 }
 
 // OutcomeError is an action whose targets can no longer reach its outcome:

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -263,7 +264,7 @@ process "db" { command = ["db"] }
 		"notes.txt":   `not hcl`,
 		"x.hcl.dir/x": ``,
 	})
-	want := Supervisor{Socket: filepath.Join(dir, "run/supd.sock"), HTTP: "127.0.0.1:9900", ShutdownTimeout: 5 * time.Second}
+	want := Supervisor{Socket: filepath.Join(dir, "run/supd.sock"), SocketMode: DefaultSocketMode, HTTP: "127.0.0.1:9900", ShutdownTimeout: 5 * time.Second}
 	if cfg.Supervisor != want {
 		t.Errorf("supervisor = %+v, want %+v", cfg.Supervisor, want)
 	}
@@ -455,9 +456,43 @@ process "b" {
   command = ["x"]
   env = { "A=B" = "x" }`), pos: "sup.hcl:6:9", msg: `variable name "A=B" is not valid`},
 	{name: "unknown function", files: proc(`ready { tcp = upper("x") }`), pos: "sup.hcl:3:17", msg: "Call to unknown function"},
-	{name: "missing file", load: "nope.hcl", pos: "nope.hcl", msg: "Cannot read config"},
+	{name: "missing file", load: "nope.hcl", pos: "nope.hcl", msg: "Cannot read config: stat nope.hcl: no such file or directory"},
+	{name: "path through a file", files: one(`process "a" { command = ["x"] }`), load: "sup.hcl/x.hcl", pos: "sup.hcl/x.hcl", msg: "Cannot read config: stat sup.hcl/x.hcl: not a directory"},
+	{name: "binary", files: one("process \"a\" {}\n" + strings.Repeat("\x00\x01%$\xff", 200)), pos: "sup.hcl:2:1", msg: "Not a process file: 800 characters that HCL does not allow"},
+	{name: "NUL in command", files: one("process \"a\" { command = [\"x\", \"a\\u0000b\"] }"), pos: "sup.hcl:1:31", msg: "element 1 of command contains a NUL byte"},
+	{name: "NUL in env", files: proc(`env = { A = "x\u0000" }`), pos: "sup.hcl:3:9", msg: "the value of A contains a NUL byte"},
+	{name: "NUL in dir", files: proc(`dir = "a\u0000"`), pos: "sup.hcl:3:9", msg: "the path contains a NUL byte"},
+	{name: "deep nesting", files: one("process \"a\" {\n  command = [\"x\"]\n  instances = " + strings.Repeat("(", 100000) + "1" + strings.Repeat(")", 100000) + "\n}"),
+		pos: "sup.hcl:3:" + strconv.Itoa(15+maxNesting-1), msg: "Nesting too deep: brackets, parentheses, braces, strings and operators nest more than 256 levels"},
+	{name: "operator chain", files: proc("env = { A = " + strings.Repeat("1+", 100000) + "1 }"), pos: "sup.hcl:3:" + strconv.Itoa(16+2*(maxNesting-2)), msg: "Nesting too deep"},
+	{name: "unary chain", files: proc("env = { A = " + strings.Repeat("-", 100000) + "1 }"), pos: "sup.hcl:3:" + strconv.Itoa(13+maxNesting), msg: "Nesting too deep"},
+	{name: "conditional chain", files: proc("env = { A = " + strings.Repeat("true ? 1 : ", 100000) + "1 }"), pos: "sup.hcl:3:" + strconv.Itoa(15+(maxNesting-1)/2*11+5), msg: "Nesting too deep"},
+	{name: "index chain", files: proc("env = { A = [1]" + strings.Repeat("[instance]", 100000) + " }"), pos: "sup.hcl:3:" + strconv.Itoa(18+(maxNesting-3)*10), msg: "Nesting too deep"},
+	{name: "deep nesting in a string", files: one("process \"a\" {\n  command = [\"" + strings.Repeat("${\"", 1000) + "\"]\n}"),
+		pos: "sup.hcl:2:" + strconv.Itoa(15+(maxNesting-3)/2*3+2), msg: "Nesting too deep"},
+	{name: "template bomb", files: one(templateBomb), pos: "sup.hcl:3:" + strconv.Itoa(len("%{for a in ")+len(list1000)+2), msg: "Expression too large: the for-expressions of this config expand to more than 16 MiB"},
+	{name: "iteration bomb", files: one("process \"a\" { command = [for a in " + list1000 + " : [for b in " + list1000 + " : \"x\"]] }"),
+		pos: "sup.hcl:1:" + strconv.Itoa(25+len("[for a in ")+len(list1000)+len(" : ")), msg: "more than 100000 iterations"},
+	{name: "huge number", files: proc(`env = { A = "${1e300000000}" }`), pos: "sup.hcl:3:18", msg: "Invalid number: the number is too large or too small"},
+	{name: "huge product", files: proc(`env = { A = "${1e900 * 1e900}" }`), pos: "sup.hcl:3:18", msg: "the number is too large or too small"},
+	{name: "missing env_file", files: proc(`env_file = ["a.env", "nope.env"]`), pos: "sup.hcl:3:24", msg: "Invalid env_file: env file "},
+	{name: "malformed env_file", files: map[string]string{"sup.hcl": proc(`env_file = ["a.env"]`)["sup.hcl"], "a.env": "A=\"unterminated\n"}, pos: "sup.hcl:3:15", msg: "Invalid env_file: env file a.env: unterminated quoted value"},
 	{name: "empty directory", files: map[string]string{"x.txt": ""}, pos: "", msg: "No config files: the directory has no *.hcl file"},
 }
+
+// templateBomb is two nested %{for} over 1,000 items, 7 KB of text that
+// would expand to gigabytes.
+var templateBomb = "process \"a\" {\n  command = [\"x\", <<EOT\n%{for a in " + list1000 + "}%{for b in " + list1000 + "}" +
+	strings.Repeat("x", 100) + "%{endfor}%{endfor}\nEOT\n  ]\n}\n"
+
+// list1000 is an HCL list of 1,000 numbers.
+var list1000 = func() string {
+	items := make([]string, 1000)
+	for i := range items {
+		items[i] = strconv.Itoa(i)
+	}
+	return "[" + strings.Join(items, ",") + "]"
+}()
 
 // one is a single file sup.hcl.
 func one(content string) map[string]string {
@@ -576,20 +611,6 @@ func rangeOf(src []byte, sub string, line int) (r hcl.Range) {
 	return r
 }
 
-func TestWarnings(t *testing.T) {
-	cfg, dir := loadOK(t, map[string]string{"sup.hcl": `process "a" {
-  command = ["x"]
-  ready { timeout = "5s" }
-}`})
-	if cfg.Warnings == nil {
-		t.Fatal("no warning for a ready block without a check")
-	}
-	want := filepath.Join(dir, "sup.hcl") + ":3:3: warning: Ready block without a check"
-	if !strings.HasPrefix(cfg.Warnings.Error(), want) {
-		t.Errorf("warnings = %q, want prefix %q", cfg.Warnings, want)
-	}
-}
-
 func TestDescribe(t *testing.T) {
 	cfg, dir := loadOK(t, map[string]string{"sup.hcl": `socket "web" { listen = "tcp://127.0.0.1:3000" }
 process "db" {
@@ -602,10 +623,11 @@ process "api" {
   depends_on = ["db"]
   sockets    = ["web"]
   env        = { SECRET = "hunter2" }
+  env_file   = [".env"]
   log { file = "/var/log/api.log" }
 }
 hook "crash" { command = ["alert", "${name}"] }
-`})
+`, ".env": "TOKEN=s3cret\n"})
 	path := filepath.Join(dir, "sup.hcl")
 	var b strings.Builder
 	if err := cfg.Describe(&b); err != nil {
@@ -615,11 +637,11 @@ hook "crash" { command = ["alert", "${name}"] }
 	for _, want := range []string{
 		"\nsocket web  tcp 127.0.0.1:3000 backlog=somaxconn\n",
 		"\nprocess api (" + path + ":6:1) instances=2\n",
-		"\n  db\n    command     [\"db\"] type=oneshot\n    dir         " + dir + " user=- env=[]\n",
+		"\n  db\n    command     [\"db\"] type=oneshot\n    dir         " + dir + " user=- env=[] env_file=[]\n",
 		"\n    ready       [exited-0] timeout=1m0s\n",
 		"\n  api:1\n" +
 			"    command     [\"./api\" \"--port\" \"3001\"] type=service\n" +
-			"    dir         " + dir + " user=- env=[SECRET]\n" +
+			"    dir         " + dir + " user=- env=[SECRET] env_file=[" + filepath.Join(dir, ".env") + "]\n" +
 			"    depends_on  [db] sockets=[web] critical=false\n" +
 			"    ready       [accepting:tcp:127.0.0.1:3000] timeout=1m0s\n" +
 			"    health      [] interval=10s failures=3\n" +
@@ -633,8 +655,8 @@ hook "crash" { command = ["alert", "${name}"] }
 			t.Errorf("Describe() lacks %q:\n%s", want, out)
 		}
 	}
-	if strings.Contains(out, "hunter2") {
-		t.Error("Describe() prints env values")
+	if strings.Contains(out, "hunter2") || strings.Contains(out, "s3cret") || strings.Contains(out, "not active") {
+		t.Error("Describe() prints env values, or a feature as not active")
 	}
 }
 
@@ -719,9 +741,26 @@ func TestContractExample(t *testing.T) {
 	if got := api.Instances[0].Env; !reflect.DeepEqual(got, []string{"DB_URL=postgres://db", "NODE_ENV=production"}) {
 		t.Errorf("env = %q", got)
 	}
-	if cfg.Warnings != nil {
-		t.Errorf("warnings: %v", cfg.Warnings)
+	if w := fileWarnings(cfg); len(w) > 0 {
+		t.Errorf("warnings: %v", w)
 	}
+}
+
+// fileWarnings are the warnings about the file itself, without those about
+// the machine it is loaded on (a command, dir or user of another machine).
+func fileWarnings(cfg *Config) hcl.Diagnostics {
+	if cfg.Warnings == nil {
+		return nil
+	}
+	var diags hcl.Diagnostics
+	for _, d := range cfg.Warnings.Diags {
+		switch d.Summary {
+		case WarnCommandNotFound, WarnNotExecutable, WarnDirNotFound, WarnUserNotFound:
+		default:
+			diags = append(diags, d)
+		}
+	}
+	return diags
 }
 
 // TestExamples loads every example shipped with sup: each examples/*.hcl

@@ -14,12 +14,13 @@ import (
 // the supervisor settings, the sockets, then per process a header and, for
 // each instance, one line per block of the process file (command, ready,
 // health, restart, stop, log…) with every setting resolved ("-" when
-// unset, defaults filled in, env values left out), the hooks, the start
-// order and what is not active yet.
+// unset, defaults filled in, env values left out), the hooks and the start
+// order.
 func (c *Config) Describe(w io.Writer) error {
 	var b strings.Builder
 	s := c.Supervisor
-	fmt.Fprintf(&b, "supervisor  socket=%s http=%s shutdown_timeout=%s\n", word(s.Socket), word(s.HTTP), s.ShutdownTimeout)
+	fmt.Fprintf(&b, "supervisor  socket=%s socket_mode=%04o socket_group=%s http=%s shutdown_timeout=%s\n",
+		word(s.Socket), uint32(s.SocketMode), word(s.SocketGroup), word(s.HTTP), s.ShutdownTimeout)
 	for _, so := range c.Sockets {
 		fmt.Fprintf(&b, "socket %s  %s %s%s\n", so.Name, so.Network, word(so.Address), socketOptions(so))
 	}
@@ -49,7 +50,7 @@ func describeSpec(b *strings.Builder, s *Spec) {
 	fmt.Fprintf(b, "  %s\n", s.Name)
 	for _, l := range [][]string{
 		{"command", quoted(s.Command), "type=" + string(s.Type)},
-		{"dir", word(s.Dir), "user=" + word(s.User), "env=" + list(envKeys(s.Env))},
+		{"dir", word(s.Dir), "user=" + word(s.User), "env=" + list(envKeys(s.Env)), "env_file=" + list(words(s.EnvFiles))},
 		{"depends_on", list(s.DependsOn), "sockets=" + list(s.Sockets), "critical=" + strconv.FormatBool(s.Critical)},
 		{"ready", list(readyChecks(s)), "timeout=" + s.Ready.Timeout.String()},
 		{"health", list(healthChecks(s.Health)), "interval=" + s.Health.Interval.String(), "failures=" + strconv.Itoa(s.Health.Failures)},
@@ -137,6 +138,15 @@ func word(s string) string {
 		return strconv.Quote(s)
 	}
 	return s
+}
+
+// words prints each of items as a word.
+func words(items []string) []string {
+	out := make([]string, len(items))
+	for i, s := range items {
+		out[i] = word(s)
+	}
+	return out
 }
 
 // list prints names as [a b c].

@@ -36,9 +36,17 @@ func (e *Error) Write(w io.Writer) error {
 	return err
 }
 
+// maxShown bounds the diagnostics Write prints: past it, a file of
+// garbage would print mostly noise, and a lot of it.
+const maxShown = 50
+
 func (e *Error) text() string {
 	var b strings.Builder
-	for _, d := range e.Diags {
+	for i, d := range e.Diags {
+		if i == maxShown {
+			fmt.Fprintf(&b, "... and %d more diagnostics, not shown: fix the ones above first\n", len(e.Diags)-maxShown)
+			break
+		}
 		b.WriteString(headline(d))
 		b.WriteByte('\n')
 		if d.Subject == nil {
@@ -75,8 +83,13 @@ func position(r hcl.Range) string {
 	return fmt.Sprintf("%s:%d:%d", r.Filename, r.Start.Line, r.Start.Column)
 }
 
-// maxSnippetLines bounds the lines shown for a range spanning many.
-const maxSnippetLines = 5
+// maxSnippetLines bounds the lines shown for a range spanning many, and
+// maxSnippetWidth the bytes shown of one line: a long line is cut around
+// the range, with "…" where it was cut.
+const (
+	maxSnippetLines = 5
+	maxSnippetWidth = 160
+)
 
 // writeSnippet prints the source lines of rng, each followed by a line
 // that marks the part in rng with carets. Tabs before the range are kept so
@@ -96,6 +109,7 @@ func writeSnippet(b *strings.Builder, src []byte, rng hcl.Range) {
 			from = min(start-lineStart, len(text))
 		}
 		to := max(min(end-lineStart, len(text)), from)
+		text, from, to = window(printable(text), from, to)
 		fmt.Fprintf(b, "%5d | %s\n", rng.Start.Line+n, text)
 		fmt.Fprintf(b, "%5s | %s%s\n", "", blank(text[:from]), strings.Repeat("^", max(utf8.RuneCountInString(text[from:to]), 1)))
 		if end <= lineEnd+1 || lineEnd == len(src) {
@@ -103,6 +117,44 @@ func writeSnippet(b *strings.Builder, src []byte, rng hcl.Range) {
 		}
 		lineStart = lineEnd + 1
 	}
+}
+
+// window cuts text to at most about maxSnippetWidth bytes around from,
+// on rune boundaries, and moves from and to along.
+func window(text string, from, to int) (string, int, int) {
+	if len(text) <= maxSnippetWidth {
+		return text, from, to
+	}
+	begin := max(from-maxSnippetWidth/4, 0)
+	for begin > 0 && !utf8.RuneStart(text[begin]) {
+		begin--
+	}
+	end := min(begin+maxSnippetWidth, len(text))
+	for end < len(text) && !utf8.RuneStart(text[end]) {
+		end++
+	}
+	out := text[begin:end]
+	from, to = from-begin, min(to, end)-begin
+	if begin > 0 {
+		out = "…" + out
+		from, to = from+len("…"), to+len("…")
+	}
+	if end < len(text) {
+		out += "…"
+	}
+	return out, from, max(to, from)
+}
+
+// printable replaces control characters but tabs by '?', byte for byte,
+// so that a snippet of a binary file does not drive the terminal.
+func printable(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c < 0x20 && c != '\t' || c == 0x7f {
+			b[i] = '?'
+		}
+	}
+	return string(b)
 }
 
 // blank replaces every character of s by a space, keeping tabs.

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -21,8 +22,13 @@ var envFunc = function.New(&function.Spec{
 	},
 })
 
-// evalContext is what expressions in a file see: env() and vars.
-func evalContext(vars map[string]cty.Value) *hcl.EvalContext {
+// evalContext is what expressions in a file see: env() and vars. What
+// they evaluate is charged to b.
+func evalContext(vars map[string]cty.Value, b *budget) *hcl.EvalContext {
+	if vars == nil {
+		vars = map[string]cty.Value{}
+	}
+	vars[budgetVar] = b.val()
 	return &hcl.EvalContext{
 		Variables: vars,
 		Functions: map[string]function.Function{"env": envFunc},
@@ -151,6 +157,10 @@ func argv(e evaluator, b body, name string, dst *[]string, required bool) {
 	for i, arg := range args {
 		if arg == "" {
 			e.errorf(elemRange(a, i), summary, "element %d of %s is empty: remove it or give it a value", i, name)
+			return
+		}
+		if strings.ContainsRune(arg, 0) {
+			e.errorf(elemRange(a, i), summary, "element %d of %s contains a NUL byte, which no program argument can hold: remove it", i, name)
 			return
 		}
 	}

@@ -82,7 +82,7 @@ func (l *loader) checkHookCommand(a *hcl.Attribute) bool {
 	for _, name := range hookVariables {
 		vars[name] = cty.DynamicVal // any value: only the shape is checked
 	}
-	v, diags := a.Expr.Value(evalContext(vars))
+	v, diags := a.Expr.Value(evalContext(vars, l.budget))
 	if !diags.HasErrors() {
 		if _, err := convert.Convert(v, cty.List(cty.String)); err != nil {
 			diags = append(diags, diagAt(hcl.DiagError, a.Expr.Range(), summary, "command must be a list of strings: "+err.Error()))
@@ -129,7 +129,7 @@ func (h *Hook) Argv(v HookVars) ([]string, error) {
 		"name":      cty.StringVal(v.Name),
 		"state":     cty.StringVal(v.State),
 		"exit_code": exit,
-	})
+	}, newBudget())
 	var argv []string
 	set, diags := decodeExpr(h.Command, ctx, &argv, "Invalid hook.command")
 	switch {

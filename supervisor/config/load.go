@@ -1,7 +1,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/sup-sh/sup/supervisor/api"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -27,7 +30,7 @@ var fileSchema = &hcl.BodySchema{
 }
 
 var (
-	supervisorSchema = attrSchema("socket", "http", "shutdown_timeout")
+	supervisorSchema = attrSchema("socket", "socket_mode", "socket_group", "http", "shutdown_timeout")
 )
 
 // attrSchema is a body of optional attributes and no blocks.
@@ -42,20 +45,28 @@ func attrSchema(names ...string) *hcl.BodySchema {
 // Load reads process files into a validated Config. Each path is an HCL
 // file, or a directory whose *.hcl files are read in name order; all files
 // form one configuration. With no path it reads DefaultPath. Relative paths
-// in a file (dir, ready.unix, log.file, supervisor.socket) are relative to
-// the directory of that file.
+// in a file (dir, env_file, ready.unix, log.file, supervisor.socket) are
+// relative to the directory of that file. Reading is bounded (see
+// MaxFileSize, readFile, checkTokens and budget): whatever the files hold,
+// Load returns in bounded time and memory.
 //
 // On any error Load returns a nil Config and an *Error holding every
 // diagnostic found, not only the first. Warnings alone do not fail it: they
 // are in Config.Warnings.
 func Load(paths ...string) (*Config, error) {
-	if len(paths) == 0 {
-		paths = []string{DefaultPath}
-	}
 	l := &loader{
 		parser:  hclparse.NewParser(),
 		defined: definitions{},
-		cfg:     &Config{Supervisor: Supervisor{ShutdownTimeout: 30 * time.Second}},
+		budget:  newBudget(),
+		cfg:     &Config{Supervisor: Supervisor{SocketMode: DefaultSocketMode, ShutdownTimeout: 30 * time.Second}},
+	}
+	if len(paths) == 0 {
+		paths = []string{DefaultPath}
+		if _, err := os.Lstat(DefaultPath); errors.Is(err, fs.ErrNotExist) {
+			l.errorFile(DefaultPath, "No config", "no path was given and there is no ./sup.hcl here: "+
+				"run `supd [--check] PATH...` with a process file or a directory of *.hcl files, or create ./sup.hcl")
+			return l.result()
+		}
 	}
 	l.parse(l.expand(paths))
 	if !l.diags.HasErrors() { // syntax errors first: decoding half-parsed files only adds noise
@@ -64,6 +75,7 @@ func Load(paths ...string) (*Config, error) {
 		}
 		l.link()
 		l.checkHooks()
+		l.warnEmpty()
 	}
 	return l.result()
 }
@@ -75,7 +87,12 @@ type loader struct {
 	diags   hcl.Diagnostics
 	defined definitions // top-level names and the supervisor block
 	procs   []*procNode
-	cfg     *Config
+	budget  *budget // what evaluation may still cost
+	// unknownRefs counts depends_on and sockets names that are not
+	// defined, to bound the suggestions computed.
+	unknownRefs int
+	host        hostChecks // for the warnings about this machine
+	cfg         *Config
 }
 
 // source is one parsed file.
@@ -134,12 +151,32 @@ func (l *loader) parse(files []string) {
 			continue
 		}
 		seen[abs] = true
-		f, diags := l.parser.ParseHCLFile(path)
-		l.diags = append(l.diags, diags...)
-		if f != nil {
+		if f := l.parseFile(path); f != nil {
 			l.sources = append(l.sources, &source{path: path, dir: filepath.Dir(abs), file: f})
 		}
 	}
+}
+
+// parseFile reads, checks and parses one file, and prepares it for
+// bounded evaluation. It returns nil when the file cannot be read or
+// parsed at all.
+func (l *loader) parseFile(path string) *hcl.File {
+	src, err := readFile(path)
+	if err != nil {
+		l.errorFile(path, "Cannot read config", err.Error())
+		return nil
+	}
+	if d := checkTokens(src, path); d != nil {
+		l.parser.Files()[path] = &hcl.File{Bytes: src} // for the snippet
+		l.diags = append(l.diags, d)
+		return nil
+	}
+	f, diags := l.parser.ParseHCL(src, path)
+	l.diags = append(l.diags, diags...)
+	if body, ok := f.Body.(*hclsyntax.Body); ok && !diags.HasErrors() {
+		l.diags = append(l.diags, instrument(body)...)
+	}
+	return f
 }
 
 // errorFile records an error about a whole file or directory.
@@ -171,13 +208,13 @@ func (l *loader) decodeFile(src *source) {
 
 // static is the evaluator for what does not depend on an instance.
 func (l *loader) static() evaluator {
-	return evaluator{ctx: evalContext(nil), diags: &l.diags}
+	return evaluator{ctx: evalContext(nil, l.budget), diags: &l.diags}
 }
 
 // instance is the evaluator for instance i of a process.
 func (l *loader) instance(i int) evaluator {
 	vars := map[string]cty.Value{"instance": cty.NumberIntVal(int64(i))}
-	return evaluator{ctx: evalContext(vars), diags: &l.diags}
+	return evaluator{ctx: evalContext(vars, l.budget), diags: &l.diags}
 }
 
 // content decodes a block's body against its schema.
@@ -195,6 +232,13 @@ func (l *loader) supervisor(src *source, b *hcl.Block) {
 	sb := l.content(b, supervisorSchema, "supervisor")
 	s, e := &l.cfg.Supervisor, l.static()
 	field(e, sb, "socket", &s.Socket, within(src.dir))
+	field(e, sb, "socket_mode", &s.SocketMode, parseControlSocketMode)
+	var group socketGroup
+	field(e, sb, "socket_group", &group, parseSocketGroup)
+	s.SocketGroup, s.SocketGID = group.name, group.gid
+	if a := sb.attrs["socket_group"]; a != nil && s.SocketGroup != "" && s.SocketMode&0o060 == 0 {
+		e.errorf(a.Expr.Range(), "Invalid supervisor.socket_group", "socket_group %q has no effect with socket_mode %04o: set socket_mode = \"0660\"", s.SocketGroup, uint32(s.SocketMode))
+	}
 	field(e, sb, "http", &s.HTTP, parseListenAddr)
 	field(e, sb, "shutdown_timeout", &s.ShutdownTimeout, positive)
 }

@@ -21,7 +21,7 @@ const maxInstances = 10000
 // processSchema is the body of a process block.
 var processSchema = &hcl.BodySchema{
 	Attributes: append([]hcl.AttributeSchema{{Name: "command", Required: true}},
-		attrSchema("dir", "env", "user", "instances", "type", "depends_on", "sockets", "critical").Attributes...),
+		attrSchema("dir", "env", "env_file", "user", "instances", "type", "depends_on", "sockets", "critical").Attributes...),
 	Blocks: []hcl.BlockHeaderSchema{{Type: "restart"}, {Type: "ready"}, {Type: "health"}, {Type: "stop"}, {Type: "log"}},
 }
 
@@ -52,12 +52,19 @@ func (l *loader) process(src *source, b *hcl.Block) {
 	name := b.Labels[0]
 	keep := l.label("process", b) &&
 		l.define(l.defined, b.LabelRanges[0], "Duplicate process name", fmt.Sprintf("process %q", name), "rename one of them")
+	mark := len(l.diags)
 	bodies := l.processBodies(b)
 	node := &procNode{proc: &Process{Name: name, Type: Service, Range: b.DefRange}}
 	n := l.invariants(bodies.process, node)
 	bodies.sockets = l.socketVars(bodies, node.proc.Sockets)
 	l.instances(src, bodies, node.proc, n)
 	l.checkType(node.proc, bodies)
+	if !l.diags[mark:].HasErrors() {
+		for _, s := range node.proc.Instances {
+			l.warnHost(bodies.process, s)
+		}
+		l.warnPortWithoutReady(bodies.process, node.proc)
+	}
 	if keep {
 		l.cfg.Processes = append(l.cfg.Processes, node.proc)
 		l.procs = append(l.procs, node)
@@ -141,6 +148,7 @@ func (l *loader) spec(src *source, bodies processBodies, p *Process, i, n int) *
 	argv(e, b, "command", &s.Command, true)
 	field(e, b, "dir", &s.Dir, within(src.dir))
 	field(e, b, "env", &s.Env, envList)
+	decodeEnvFiles(e, b, src.dir, &s.EnvFiles)
 	e.decode(b, "user", &s.User)
 	decodeRestart(e, bodies.blocks["restart"], &s.Restart)
 	decodeReady(e, bodies.blocks["ready"], s.Dir, len(s.Sockets), &s.Ready)
@@ -182,7 +190,10 @@ func envList(env map[string]string) ([]string, error) {
 	keys := make([]string, 0, len(env))
 	for k := range env {
 		if k == "" || strings.ContainsAny(k, "=\x00") {
-			return nil, fmt.Errorf("variable name %q is not valid: it must be non-empty and contain no '='", k)
+			return nil, fmt.Errorf("variable name %q is not valid: it must be non-empty and contain no '=' or NUL byte", k)
+		}
+		if strings.ContainsRune(env[k], 0) {
+			return nil, fmt.Errorf("the value of %s contains a NUL byte, which no environment variable can hold: remove it", k)
 		}
 		keys = append(keys, k)
 	}

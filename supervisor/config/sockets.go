@@ -42,8 +42,8 @@ func (l *loader) decodeSocket(b *hcl.Block) *Socket {
 	for name, a := range body.attrs {
 		s.attrs[name] = a.Expr.Range()
 		if s.Network == "tcp" && slices.Contains(unixOnly, name) {
-			e.errorf(a.NameRange, "Invalid socket."+name,
-				"%s applies to unix sockets only (this one listens on tcp://%s): remove it", name, s.Address)
+			e.warnf(a.NameRange, "Ignored socket."+name,
+				"%s applies to unix sockets only (this one listens on tcp://%s): it is ignored", name, s.Address)
 		}
 	}
 	return s

@@ -53,14 +53,6 @@ func TestSocketErrors(t *testing.T) {
 	for _, tt := range []struct {
 		name, file, pos, msg string
 	}{
-		{"mode on tcp", `socket "web" {
-  listen = "tcp://127.0.0.1:3000"
-  mode   = "0600"
-}`, "sup.hcl:3:3", "mode applies to unix sockets only"},
-		{"group on tcp", `socket "web" {
-  listen = "tcp://127.0.0.1:3000"
-  group  = "www-data"
-}`, "sup.hcl:3:3", "group applies to unix sockets only"},
 		{"bad mode", `socket "s" {
   listen = "unix:///run/s.sock"
   mode   = "rw-rw----"
@@ -163,5 +155,24 @@ func TestErrorAt(t *testing.T) {
 		`    2 |   listen = "tcp://127.0.0.1:3000"`
 	if !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("ErrorAt:\n%s\nwant prefix\n%s", err, want)
+	}
+}
+
+// mode, user and group on a tcp socket (as in the contract's own example)
+// are ignored with a warning at the attribute.
+func TestUnixOnlyAttributesOnTCPWarn(t *testing.T) {
+	cfg, dir := loadOK(t, map[string]string{"sup.hcl": `socket "web" {
+  listen = "tcp://127.0.0.1:3000"
+  mode   = "0600"
+  group  = "www-data"
+}`})
+	if cfg.Warnings == nil {
+		t.Fatal("no warning for mode and group on a tcp socket")
+	}
+	text := strings.ReplaceAll(cfg.Warnings.Error(), dir+string(filepath.Separator), "")
+	for _, want := range []string{"sup.hcl:3:3: warning: Ignored socket.mode", "sup.hcl:4:3: warning: Ignored socket.group"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("warnings:\n%s\nwant %q", text, want)
+		}
 	}
 }

@@ -7,6 +7,7 @@
 package config
 
 import (
+	"io/fs"
 	"os"
 	"slices"
 	"syscall"
@@ -36,6 +37,9 @@ type Config struct {
 // Supervisor is the `supervisor { }` block.
 type Supervisor struct {
 	Socket          string        // control socket path; default applied (see DefaultSocketPath)
+	SocketMode      fs.FileMode   // control socket mode; DefaultSocketMode unless socket_mode says 0660
+	SocketGroup     string        // socket_group: the group that may use the socket; "" = supd's group, unused with 0600
+	SocketGID       int           // SocketGroup's id, resolved at load; meaningful only when SocketGroup != ""
 	HTTP            string        // "" = no HTTP endpoint; else host:port
 	ShutdownTimeout time.Duration // default 30s
 }
@@ -94,8 +98,11 @@ type Spec struct {
 
 	Command []string
 	Dir     string
-	Env     []string // "K=V", sorted by key; only what the file sets
-	User    string   // "" = supd's own user
+	Env     []string // "K=V", sorted by key; only what the file sets (see Environ)
+	// EnvFiles are the env_file paths, absolute, in order: read at each
+	// spawn by Environ.
+	EnvFiles []string
+	User     string // "" = supd's own user
 
 	Type      Type
 	DependsOn []string // process names
@@ -167,6 +174,10 @@ type Hook struct {
 func (h *Hook) Applies(process string) bool {
 	return h.Processes == nil || slices.Contains(h.Processes, process)
 }
+
+// Empty reports whether the config defines no process: supd would run
+// nothing, so a reload to it is refused unless asked for (--allow-empty).
+func (c *Config) Empty() bool { return len(c.Processes) == 0 }
 
 // Process returns the process with that name, or nil.
 func (c *Config) Process(name string) *Process {

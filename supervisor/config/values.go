@@ -175,6 +175,9 @@ func within(base string) func(string) (string, error) {
 		if p == "" {
 			return "", errors.New("empty path: remove the attribute or give a path")
 		}
+		if strings.ContainsRune(p, 0) {
+			return "", errors.New("the path contains a NUL byte, which no path can hold: remove it")
+		}
 		if filepath.IsAbs(p) {
 			return filepath.Clean(p), nil
 		}

@@ -10,8 +10,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/sup-sh/sup/supervisor/api"
@@ -26,14 +28,21 @@ type Client struct {
 }
 
 // NewClient returns a client of the control socket at path. It does not
-// connect until a call.
+// connect until a call. It talks only to a server running as root or as
+// the client's own user (checked with SO_PEERCRED on every connection):
+// anyone else answering at path gets no request, and the call fails with
+// an *UnreachableError wrapping ErrForeignPeer.
 func NewClient(path string) *Client {
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
 			conn, err := d.DialContext(ctx, "unix", path)
 			if err != nil {
-				return nil, &UnreachableError{Path: path, Err: err}
+				return nil, &UnreachableError{Path: path, Err: err, Hint: socketHint(path, err)}
+			}
+			if err := checkServer(conn); err != nil {
+				conn.Close()
+				return nil, &UnreachableError{Path: path, Err: err, Refused: true}
 			}
 			return conn, nil
 		},
@@ -41,10 +50,58 @@ func NewClient(path string) *Client {
 	return &Client{path: path, http: &http.Client{Transport: tr}}
 }
 
-// UnreachableError is a call that could not connect to supd.
+// ErrForeignPeer is a control socket answered by a process that runs
+// neither as root nor as the client's user.
+var ErrForeignPeer = errors.New("refusing to talk to it")
+
+// checkServer verifies that the server end of conn runs as root or as
+// this process's user.
+func checkServer(conn net.Conn) error {
+	cred, err := peerCred(conn)
+	if err != nil {
+		return fmt.Errorf("cannot verify who answers: %w", err)
+	}
+	if me := os.Geteuid(); cred.Uid != 0 && int(cred.Uid) != me {
+		return fmt.Errorf("%w: it is answered by pid %d %s running as %s, neither root nor you (%s); a squatter? set --socket or $SUPD_SOCKET to supd's socket",
+			ErrForeignPeer, cred.Pid, progName(int(cred.Pid)), userName(int(cred.Uid)), userName(me))
+	}
+	return nil
+}
+
+// socketHint says what is at path after a failed connect: its owner and
+// mode when it exists, how to point supctl elsewhere when it does not.
+func socketHint(path string, err error) string {
+	fi, serr := os.Lstat(path)
+	if serr != nil {
+		return "no socket there; is supd running? set --socket PATH or $SUPD_SOCKET"
+	}
+	owner := ""
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		owner = fmt.Sprintf(" owned by %s, group %s,", userName(int(st.Uid)), groupName(int(st.Gid)))
+	}
+	desc := fmt.Sprintf("%s is a socket%s mode %04o", path, owner, uint32(fi.Mode().Perm()))
+	if fi.Mode().Type() != os.ModeSocket {
+		desc = fmt.Sprintf("%s is not a socket (%s)", path, fi.Mode().Type())
+	}
+	switch {
+	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
+		return desc + "; run supctl as its owner or root, or have supd share it with your group (supervisor { socket_group, socket_mode = \"0660\" })"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return desc + "; nobody answers on it: supd is not running (a stale socket)"
+	}
+	return desc
+}
+
+// UnreachableError is a call that could not connect to supd, or that
+// refused the process answering.
 type UnreachableError struct {
 	Path string
 	Err  error
+	Hint string // what is at Path and what to do; may be empty
+	// Refused: a process answered, but one side refused the other (it
+	// does not run as root or as this user; or supd refused this user).
+	// Trying again will not help.
+	Refused bool
 }
 
 func (e *UnreachableError) Error() string {
@@ -53,7 +110,11 @@ func (e *UnreachableError) Error() string {
 	if errors.As(err, &op) { // "connect: connection refused" without repeating the path
 		err = op.Err
 	}
-	return fmt.Sprintf("cannot reach supd at %s: %v", e.Path, err)
+	msg := fmt.Sprintf("cannot reach supd at %s: %v", e.Path, err)
+	if e.Hint != "" {
+		msg += " (" + e.Hint + ")"
+	}
+	return msg
 }
 
 func (e *UnreachableError) Unwrap() error { return e.Err }
@@ -192,7 +253,11 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 	}
 	if resp.StatusCode/100 != 2 {
 		defer resp.Body.Close()
-		return nil, readError(resp)
+		err := readError(resp)
+		if resp.StatusCode == http.StatusForbidden { // the server refused this user
+			return nil, &UnreachableError{Path: c.path, Err: err, Refused: true}
+		}
+		return nil, err
 	}
 	return resp, nil
 }

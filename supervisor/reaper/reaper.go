@@ -169,10 +169,12 @@ const reapBatch = 256
 // cannot be reaped before it is registered. onExit is called exactly once,
 // from the reaper's goroutine. cmd must not use StdoutPipe-style pipes that
 // need Wait; give it *os.File for stdio. The caller must never call
-// cmd.Wait; Start releases cmd.Process itself.
+// cmd.Wait; Start releases cmd.Process itself. The fork happens on supd's
+// spawner thread (onSpawnerThread): a SysProcAttr.Pdeathsig set in cmd
+// fires when supd dies, whichever goroutine or thread called Start.
 func (r *Reaper) Start(cmd *exec.Cmd, onExit func(Exit)) (pid int, err error) {
 	r.mu.Lock()
-	err = startUnblocked(cmd)
+	err = onSpawnerThread(func() error { return startUnblocked(cmd) })
 	if err == nil {
 		pid = cmd.Process.Pid
 		r.waiting[pid] = onExit
@@ -184,6 +186,36 @@ func (r *Reaper) Start(cmd *exec.Cmd, onExit func(Exit)) (pid int, err error) {
 	// The reaper waits, not os.Process: release its pidfd now.
 	_ = cmd.Process.Release()
 	return pid, nil
+}
+
+// onSpawnerThread runs start on the one OS thread every child of supd is
+// forked from. That thread is locked to its goroutine for supd's lifetime
+// and never exits, so a child's SysProcAttr.Pdeathsig, which the kernel
+// ties to the forking thread, not to the process (golang/go#27505), fires
+// when supd dies and never because the Go runtime retired a thread.
+func onSpawnerThread(start func() error) error {
+	spawner.once.Do(func() {
+		spawner.reqs = make(chan spawnRequest)
+		go func() {
+			runtime.LockOSThread() // never unlocked: the goroutine never returns
+			for req := range spawner.reqs {
+				req.done <- req.start()
+			}
+		}()
+	})
+	done := make(chan error, 1)
+	spawner.reqs <- spawnRequest{start, done}
+	return <-done
+}
+
+var spawner struct {
+	once sync.Once
+	reqs chan spawnRequest
+}
+
+type spawnRequest struct {
+	start func() error
+	done  chan error
 }
 
 // startUnblocked starts cmd with an empty signal mask.
@@ -221,7 +253,7 @@ func (r *Reaper) Run(ctx context.Context, argv []string, dir string, env []strin
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir, cmd.Env = dir, env
 	cmd.Stdout, cmd.Stderr = wr, wr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	done := make(chan Exit, 1)
 	pid, err := r.Start(cmd, func(e Exit) { done <- e })
 	wr.Close()

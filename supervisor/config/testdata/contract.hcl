@@ -1,12 +1,17 @@
 # The example of the product contract, plus the "db" process it depends on.
+# Left out: socket_group = "ops" (a group this machine may not have: an
+# error) and the socket block's mode, user and group, which apply to unix
+# sockets only (on a tcp socket they are ignored with a warning).
 supervisor {
   socket           = "/run/supd.sock"   # control socket
+  socket_mode      = "0600"             # default 0600; "0660" with socket_group lets a group use supctl
   http             = "127.0.0.1:9900"   # optional: /readyz /healthz /metrics
   shutdown_timeout = "30s"
 }
 
 socket "web" {                          # optional: held by supd, passed to children
-  listen = "tcp://127.0.0.1:3000"       # or "unix:///run/app.sock"
+  listen  = "tcp://127.0.0.1:3000"      # or "tcp://[::1]:3000", "tcp://0.0.0.0:3000", "unix:///run/app.sock"
+  backlog = 4096                        # accept queue length; default: the kernel's somaxconn
 }
 
 process "db" {
@@ -24,6 +29,7 @@ process "api" {
   depends_on = ["db"]                   # start after these are ready
   sockets   = ["web"]                   # LISTEN_FDS / LISTEN_FDNAMES, from fd 3
   critical  = false                     # true: when it ends for good (exited/fatal), supd stops all and exits with its code
+  env_file  = [".env"]                  # KEY=VALUE files (dotenv syntax), read at each spawn; `env` wins
 
   restart {
     policy       = "always"             # always | on-failure | never
@@ -59,12 +65,16 @@ process "api" {
   }
 
   log {
-    file      = "/var/log/api.log"      # optional, besides supd's own stream
-    max_size  = "100MiB"
-    max_files = 5
+    file       = "/var/log/api.log"     # optional, besides supd's own stream: stdout and stderr, in order
+    max_size   = "100MiB"               # rotate before the file passes this size
+    max_files  = 5                      # rotated files kept: api.log.1 (newest) .. api.log.5
+    timestamps = true                   # each line starts with its RFC 3339 time (default true)
   }
 }
 
 hook "crash" {                          # optional alerts: crash | fatal | ready | unready
-  command = ["/usr/local/bin/alert", "${process}"]
+  command   = ["/usr/local/bin/alert", "${process}"]   # and/or:
+  url       = "http://alerts.internal/sup"            # POST the event as JSON
+  processes = ["api"]                   # default: every process
+  timeout   = "10s"                     # a hook run longer than this is killed
 }

@@ -24,8 +24,11 @@ const ShutdownTimeout = 5 * time.Second
 // srv.BaseContext, is ctx: they end promptly), and force-closes what is
 // left after ShutdownTimeout. It returns nil after such a shutdown, or the
 // error, prefixed with what, that stopped serving before. ln is closed
-// either way. srv.BaseContext and, when nil, srv.ErrorLog are set here.
+// either way. srv.BaseContext and, when nil, srv.ErrorLog are set here,
+// and DefaultLimits applied (a connection cap, header, body and idle
+// timeouts: see Limits).
 func Serve(ctx context.Context, srv *http.Server, ln net.Listener, what string, lg zerolog.Logger) error {
+	ln = DefaultLimits.apply(srv, ln)
 	srv.BaseContext = func(net.Listener) context.Context { return ctx }
 	if srv.ErrorLog == nil {
 		srv.ErrorLog = log.New(lg, what+": ", 0)

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -90,4 +91,29 @@ func Children(pid int) []Proc {
 		}
 	}
 	return out
+}
+
+// FirstMode watches path from now on and sends the mode it has the first
+// time it exists (Lstat, in a tight loop, to catch the shortest window).
+// stop ends the watch; the channel is closed when the watch ends without
+// seeing path.
+func FirstMode(path string) (seen <-chan os.FileMode, stop func()) {
+	ch := make(chan os.FileMode, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(ch)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if fi, err := os.Lstat(path); err == nil {
+				ch <- fi.Mode()
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	return ch, func() { once.Do(func() { close(done) }) }
 }

@@ -66,7 +66,7 @@ func (c *ActionCommand) do(ctx context.Context, req api.ActionRequest, deadline 
 	for {
 		sts, err := client.Do(ctx, c.action, req)
 		var unreachable *control.UnreachableError
-		if c.action != control.ActionWait || !errors.As(err, &unreachable) {
+		if c.action != control.ActionWait || !errors.As(err, &unreachable) || unreachable.Refused {
 			return sts, err
 		}
 		select {

@@ -92,7 +92,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	case errors.Is(err, flag.ErrHelp): // the command printed its usage
 		return nil
 	case errors.As(err, &unreachable):
-		return fmt.Errorf("%w (is supd running? set --socket or $SUPD_SOCKET)", err)
+		return err // it says what is at the socket path, and what to do
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 		return errors.New("interrupted")
 	case errors.Is(err, context.DeadlineExceeded):

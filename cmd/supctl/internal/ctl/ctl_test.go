@@ -173,7 +173,7 @@ func TestUnreachable(t *testing.T) {
 		{"--socket", missing, "logs", "-f", "api"},
 	} {
 		r := supctl(controltest.Context(t), args...)
-		r.want(t, 3, "cannot reach supd at "+missing+": connect: no such file or directory (is supd running? set --socket or $SUPD_SOCKET)")
+		r.want(t, 3, "cannot reach supd at "+missing+": connect: no such file or directory (no socket there; is supd running? set --socket PATH or $SUPD_SOCKET)")
 	}
 	r := supctlEnv(controltest.Context(t), map[string]string{"SUPD_SOCKET": missing}, "status")
 	r.want(t, 3, missing)

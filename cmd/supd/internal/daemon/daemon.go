@@ -166,27 +166,38 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 	// sees it: a socket that cannot be bound fails the reload, and nothing
 	// changes.
 	load = bindOnLoad(load, held)
-	ln, err := control.Listen(cfg.Supervisor.Socket)
+	ln, err := control.ListenWith(cfg.Supervisor.Socket, control.Access{
+		Mode: cfg.Supervisor.SocketMode, Group: cfg.Supervisor.SocketGroup, GID: cfg.Supervisor.SocketGID,
+	})
 	if err != nil {
 		log.Error().Err(err).Msg("cannot open the control socket; nothing started")
 		return exitConfig
 	}
+	cgroups := openContainment(cfg.Supervisor.Socket, log)
+	defer func() { closeContainment(cgroups, log) }() // when nothing was started
+
 	notifier := newNotifier(log)
 	release := newReleaser(log)
 	// The HTTP endpoint reads sup, and sup reports ready times to it: it is
 	// built from sup below, before sup.Run makes the first report.
 	var ep *endpoint
-	var hookRunner *hooks.Runner // set before sup.Run, which calls load
+	var hookRunner *hooks.Runner // set before sup.Run, which calls load and OnEvent
 	loadWithHooks := func() (*config.Config, error) {
 		cfg, err := load()
 		if err == nil {
 			hookRunner.SetHooks(cfg.Hooks)
+			if cfg.Warnings != nil {
+				log.Warn().Str("warnings", cfg.Warnings.Error()).Msg("the reloaded config has warnings")
+			}
 		}
 		return cfg, err
 	}
 	sup := supervisor.New(cfg, supervisor.Options{
 		Log: log, Output: out, Lines: lines, Reload: loadWithHooks,
 		OnEvent: func(ev supervisor.Event) {
+			if he, ok := hookEvent(ev); ok {
+				hookRunner.Fire(he) // never blocks
+			}
 			switch ev.Kind {
 			case supervisor.EventSummary:
 				notifier.summary(ev.Summary)
@@ -204,6 +215,7 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 		},
 		Sockets: held,
 		Supd:    "/proc/self/exe", // supd's own binary in the forked child, even once replaced on disk
+		Cgroups: cgroups,
 	})
 
 	ctx, stop := context.WithCancel(context.Background())
@@ -231,11 +243,15 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 	go notifier.watchdog(ctx, sup)
 	go release.run(ctx)
 	go held.Run(ctx, time.Second, func(err error) { log.Warn().Err(err).Msg("sockets of an earlier config") })
-	hookRunner = startHooks(ctx, cfg, sup, log)
+	hookRunner = newHooks(ctx, cfg, sup, log)
 	go handleSignals(ctx, signals, sup, shutdown, log)
 
 	log.Info().Str("socket", cfg.Supervisor.Socket).Int("processes", len(cfg.Processes)).Int("pid", os.Getpid()).Msg("supd started")
 	code := sup.Run(runCtx)
+	// Nothing supd started is left once it exits; and that is done while
+	// it still holds the socket, the key of its cgroup.
+	closeContainment(cgroups, log)
+	cgroups = nil
 	stop()
 	// Serve closes the listener, which removes the socket file: supd must
 	// not exit before, or the next supctl finds a dead socket.

@@ -31,13 +31,16 @@ import (
 //  4. A connection accepted by a process outside the tree (an old spawn
 //     still serving the same socket, another instance) proves nothing about
 //     this one. Under load those processes, busy accepting, can take supd's
-//     connection look after look, so the other connections accepted from
-//     the socket count too: sock_diag lists those whose server side has a
-//     file (TCP: the connections of the socket's port and address, not in
-//     the accept queue; unix: the connected sockets that bear the socket's
-//     path, as accepted ones do), and one of them among the sockets in the
-//     tree's fds means a member accepted it (a client's connection), so the
-//     check passes. Else supd closes its connection and connects again.
+//     connection look after look, so once that lasted 250ms (and then
+//     every 250ms: a list walks the kernel's whole connection table) the
+//     other connections accepted from the socket count too: sock_diag
+//     lists those whose server side has a file (TCP: the connections of
+//     the socket's port and address in a state an accepted one with a file
+//     can be in, not in the accept queue; unix: the connected sockets that
+//     bear the socket's path, as accepted ones do), and one of them among
+//     the sockets in the tree's fds means a member accepted it (a client's
+//     connection), so the check passes. Else supd closes its connection
+//     and connects again.
 //
 // Both proofs are an accept(2) by a member of the tree, so the check never
 // passes while the app boots, and it waits for no fixed delay. What the
@@ -69,7 +72,18 @@ type acceptCheck struct {
 	// step 4 looks for (tcp; an unspecified address for any).
 	listen netip.AddrPort
 	inTree map[uint64]bool // the sockets of the tree, reused by every look
+	// listedAt is when step 4 last listed the accepted connections (or
+	// when supd's connection first went elsewhere). The kernel walks its
+	// whole connection table for a list (6ms with 262,144 buckets and
+	// 38,000 TIME_WAIT sockets, on a loaded machine), where a look costs
+	// well under 1ms: step 4 waits until the contention lasted listEvery,
+	// then lists at most every listEvery.
+	listedAt time.Time
 }
+
+// listEvery is how often step 4 lists the connections accepted from the
+// socket, and how long supd's own connections go elsewhere before it does.
+const listEvery = 250 * time.Millisecond
 
 // holderEvery is how often the reason names anew the process that took
 // supd's connection.
@@ -293,6 +307,13 @@ func (c *acceptCheck) treeAccepted(ino uint64) bool {
 	if c.inTree[ino] {
 		return true
 	}
+	if c.listedAt.IsZero() {
+		c.listedAt = time.Now() // the contention begins
+	}
+	if time.Since(c.listedAt) < listEvery {
+		return false
+	}
+	c.listedAt = time.Now()
 	found := false
 	inTree := func(i uint64) {
 		found = found || c.inTree[i]
@@ -354,6 +375,12 @@ func (c *diagConn) tcpPeer(local, remote netip.AddrPort) (uint64, error) {
 // socket.
 const tcpEstablished = 1
 
+// acceptedStates are the TCP states in which an accepted connection may
+// still have a file: ESTABLISHED, FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT,
+// LAST_ACK and CLOSING. Leaving out TIME_WAIT spares the kernel the
+// filter on each of those (a loaded server has tens of thousands).
+const acceptedStates = 1<<1 | 1<<4 | 1<<5 | 1<<8 | 1<<9 | 1<<11
+
 // tcpAccepted calls fn with the inode of every TCP connection accepted from
 // a socket listening on local (on any address when local's is
 // unspecified): the connections of that local port whose server side has a
@@ -371,7 +398,7 @@ func (c *diagConn) tcpAccepted(local netip.AddrPort, fn func(ino uint64)) error 
 	for _, family := range families {
 		req := c.header(unix.NLM_F_REQUEST | unix.NLM_F_DUMP)
 		req = append(req, family, unix.IPPROTO_TCP, 0, 0)
-		req = binary.NativeEndian.AppendUint32(req, 0xffffffff&^(1<<tcpListen))
+		req = binary.NativeEndian.AppendUint32(req, acceptedStates)
 		req = binary.BigEndian.AppendUint16(req, local.Port()) // id.idiag_sport: the kernel's own fast filter
 		req = append(req, make([]byte, 46)...)                 // rest of struct inet_diag_sockid
 		req = binary.NativeEndian.AppendUint16(req, 4+sizeofPortFilter)

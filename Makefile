@@ -1,5 +1,6 @@
 # make test: what CI runs (.ci/run). Installs what the tests need and is
-# missing (nginx, for the nginx example's end-to-end test), then vets and
+# missing (nginx, for the nginx example's end-to-end test; tmux, the
+# terminal that drives `supctl top` in its end-to-end test), then vets and
 # runs every test with the race detector.
 GO ?= go
 
@@ -13,6 +14,9 @@ deps:
 		{ echo "installing nginx for the end-to-end tests"; \
 		  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null || \
 		  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
+	@command -v tmux >/dev/null 2>&1 || \
+		{ echo "installing tmux for the end-to-end test of supctl top"; \
+		  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null; }
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -1,6 +1,6 @@
 # The quickstart: two instances of a web app sharing one socket that supd
-# holds, and a worker that starts once both are ready. From the repository
-# root:
+# holds, and a worker that starts once both are ready; a oneshot builds
+# the programs first. From the repository root:
 #
 #   go run ./cmd/supd examples/quickstart.hcl
 #   go run ./cmd/supctl status            # in another terminal
@@ -24,23 +24,33 @@ socket "web" {
   listen = "tcp://127.0.0.1:8080"
 }
 
+# Builds the two programs, once per start of supd (go's build cache makes
+# it quick after the first time). A oneshot is ready when it exits 0, so
+# what depends on it starts on a fresh build; the apps then run as
+# themselves: their own PIDs in `supctl status`, their own exit signals
+# (`kill -9` shows SIGKILL), not those of a `go run` wrapper.
+process "build" {
+  type    = "oneshot"
+  command = ["go", "build", "-o", "quickstart/bin/", "./quickstart/web", "./quickstart/worker"]
+}
+
 process "web" {
-  instances = 2 # both accept from the one socket, as in PM2's cluster mode
-  # The socket is fd 3 (socket.web.fd): `go run` compiles, then starts the
-  # app, which inherits the fd. The app also reads LISTEN_FDS, and without
-  # either it binds its own --port.
-  command = ["go", "run", "./quickstart/web", "--fd", "${socket.web.fd}"]
+  instances  = 2 # both accept from the one socket, as in PM2's cluster mode
+  depends_on = ["build"]
+  # The socket is fd 3 (socket.web.fd), inherited by the app. The app also
+  # reads LISTEN_FDS, and without either it binds its own --port.
+  command = ["./quickstart/bin/web", "--fd", "${socket.web.fd}"]
   sockets = ["web"]
 
   ready {
     # On a held socket this means: this instance's own process tree has
     # accepted a connection from it (see the README, "Sockets held by supd").
     tcp     = "127.0.0.1:8080"
-    timeout = "120s" # the first build can be slow
+    timeout = "10s"
   }
 }
 
 process "worker" {
-  command    = ["go", "run", "./quickstart/worker"]
+  command    = ["./quickstart/bin/worker"]
   depends_on = ["web"] # starts once every web instance is ready
 }

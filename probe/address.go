@@ -15,6 +15,9 @@ type listener struct {
 	port   uint16     // tcp: local port
 	v6only bool       // tcp over IPv6: IPV6_V6ONLY, so [::] takes no IPv4
 	path   string     // unix: bound name; abstract names start with '@'
+
+	queued  uint32 // connections waiting in the accept queue
+	backlog uint32 // the accept queue's limit; 0 when unknown (/proc/net)
 }
 
 // String is the address in the contract's form: "tcp:127.0.0.1:3000",
@@ -119,4 +122,27 @@ func (l listener) covers(t target) bool {
 		return t.addr.Is6() || !l.v6only
 	}
 	return false
+}
+
+// Covers reports whether a socket listening on listen takes the
+// connections made to target, both in the contract's form ("tcp:HOST:PORT",
+// "unix:PATH"): the same address, or a wildcard listener of the family
+// ("tcp:0.0.0.0:3000" covers "tcp:127.0.0.1:3000"; "tcp:[::]:3000" and
+// "tcp:*:3000" cover both families). A malformed address covers nothing.
+func Covers(listen, target string) bool {
+	ln, la, _ := strings.Cut(listen, ":")
+	tn, ta, _ := strings.Cut(target, ":")
+	lt, err := parseTarget(ln, la)
+	if err != nil {
+		return false
+	}
+	t, err := parseTarget(tn, ta)
+	if err != nil || t.any {
+		return false
+	}
+	l := listener{unix: lt.unix, path: lt.path, addr: lt.addr, port: lt.port}
+	if lt.any {
+		l.addr = netip.IPv6Unspecified()
+	}
+	return l.covers(t)
 }

@@ -14,7 +14,10 @@ type Usage struct {
 	CPUPercent float64  // of one core, summed over the tree
 	RSS        int64    // bytes, summed over the tree
 	Listening  []string // what the tree listens on, as Listening returns it
-	Pids       []int    // the live members, ascending
+	// AcceptQueue has one entry per listening socket the tree holds
+	// (its own, or inherited from supd), sorted by address.
+	AcceptQueue []Queue
+	Pids        []int // the live members, ascending
 }
 
 // Inspector computes Usage for many trees at once. It remembers the CPU
@@ -49,7 +52,7 @@ func NewInspector() *Inspector {
 // once for all trees. CPU% of a process is over the interval since the
 // previous Inspect that saw it if that was less than a minute ago, else the
 // average since it started. When listing sockets fails the usages are
-// still returned, without Listening, with the error.
+// still returned, without Listening and AcceptQueue, with the error.
 func (i *Inspector) Inspect(trees []*Tree) ([]Usage, error) {
 	tab, err := ScanProcs()
 	if err != nil {
@@ -96,6 +99,7 @@ func (i *Inspector) Inspect(trees []*Tree) ([]Usage, error) {
 	for n, tree := range trees {
 		if tree != nil {
 			usages[n].Listening = addresses(found, inodes[n])
+			usages[n].AcceptQueue = queues(found, inodes[n])
 		}
 	}
 	return usages, err

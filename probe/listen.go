@@ -32,11 +32,11 @@ func listeningOf(socks *sockTable, fds *fdScanner, pids []int) ([]string, error)
 
 // addresses returns the sorted, deduplicated addresses in found of the
 // sockets in inodes. It is never nil.
-func addresses(found map[uint64]string, inodes map[uint64]bool) []string {
+func addresses(found map[uint64]listener, inodes map[uint64]bool) []string {
 	out := []string{}
 	for ino := range inodes {
-		if a, ok := found[ino]; ok {
-			out = append(out, a)
+		if l, ok := found[ino]; ok {
+			out = append(out, l.String())
 		}
 	}
 	slices.Sort(out)
@@ -113,7 +113,7 @@ func (s *sockTable) covering(t target, dst []listener) ([]listener, error) {
 	file := fileID{dev: st.Dev, ino: st.Ino}
 	err := s.unix(func(u unixListener) {
 		if u.file == file || (u.file == fileID{} && string(u.name) == t.path) {
-			dst = append(dst, listener{inode: u.inode, unix: true, path: t.path})
+			dst = append(dst, listener{inode: u.inode, unix: true, path: t.path, queued: u.queued, backlog: u.backlog})
 		}
 	})
 	return dst, err

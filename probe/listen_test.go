@@ -192,3 +192,26 @@ func TestParseProcNet(t *testing.T) {
 		t.Error("connected unix socket parsed as listening")
 	}
 }
+
+func TestCoversExported(t *testing.T) {
+	for _, tc := range []struct {
+		listen, target string
+		want           bool
+	}{
+		{"tcp:127.0.0.1:3000", "tcp:127.0.0.1:3000", true},
+		{"tcp:0.0.0.0:3000", "tcp:127.0.0.1:3000", true},
+		{"tcp:0.0.0.0:3000", "tcp:[::1]:3000", false},
+		{"tcp:[::]:3000", "tcp:127.0.0.1:3000", true},
+		{"tcp:*:3000", "tcp:[::1]:3000", true},
+		{"tcp:127.0.0.1:3000", "tcp:127.0.0.1:3001", false},
+		{"tcp:127.0.0.1:3000", "tcp:localhost:3000", true},
+		{"unix:/run/a.sock", "unix:/run/a.sock", true},
+		{"unix:/run/a.sock", "unix:/run/b.sock", false},
+		{"unix:/run/a.sock", "tcp:127.0.0.1:3000", false},
+		{"bogus", "tcp:127.0.0.1:3000", false},
+	} {
+		if got := Covers(tc.listen, tc.target); got != tc.want {
+			t.Errorf("Covers(%q, %q) = %v, want %v", tc.listen, tc.target, got, tc.want)
+		}
+	}
+}

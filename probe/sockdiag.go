@@ -19,10 +19,12 @@ const (
 	inetDiagBCSGE       = 2  // INET_DIAG_BC_S_GE
 	inetDiagBCSLE       = 3  // INET_DIAG_BC_S_LE
 
-	udiagShowName = 1 // UDIAG_SHOW_NAME
-	udiagShowVFS  = 2 // UDIAG_SHOW_VFS
-	unixDiagName  = 0 // UNIX_DIAG_NAME
-	unixDiagVFS   = 1 // UNIX_DIAG_VFS
+	udiagShowName  = 1    // UDIAG_SHOW_NAME
+	udiagShowVFS   = 2    // UDIAG_SHOW_VFS
+	udiagShowRQLen = 0x10 // UDIAG_SHOW_RQLEN
+	unixDiagName   = 0    // UNIX_DIAG_NAME
+	unixDiagVFS    = 1    // UNIX_DIAG_VFS
+	unixDiagRQLen  = 4    // UNIX_DIAG_RQLEN
 
 	sizeofInetDiagMsg = 72 // struct inet_diag_msg
 	sizeofUnixDiagMsg = 16 // struct unix_diag_msg
@@ -68,9 +70,13 @@ func (c *diagConn) tcp(family uint8, port uint16, fn func(listener)) error {
 		if len(msg) < sizeofInetDiagMsg {
 			return
 		}
+		// For a listener, idiag_rqueue is the accept queue's length and
+		// idiag_wqueue its backlog (sk_ack_backlog, sk_max_ack_backlog).
 		l := listener{
-			port:  binary.BigEndian.Uint16(msg[4:6]),
-			inode: uint64(binary.NativeEndian.Uint32(msg[68:72])),
+			port:    binary.BigEndian.Uint16(msg[4:6]),
+			inode:   uint64(binary.NativeEndian.Uint32(msg[68:72])),
+			queued:  binary.NativeEndian.Uint32(msg[56:60]),
+			backlog: binary.NativeEndian.Uint32(msg[60:64]),
 		}
 		if msg[0] == unix.AF_INET {
 			l.addr = netip.AddrFrom4([4]byte(msg[8:12]))
@@ -138,9 +144,11 @@ func appendPortFilter(b []byte, port uint16) []byte {
 
 // unixListener is one listening unix socket as a dump reports it.
 type unixListener struct {
-	inode uint64
-	file  fileID // the socket file; zero when unknown (abstract names, /proc/net)
-	name  []byte // bound name, abstract ones starting with '@'; valid during the callback only
+	inode   uint64
+	file    fileID // the socket file; zero when unknown (abstract names, /proc/net)
+	name    []byte // bound name, abstract ones starting with '@'; valid during the callback only
+	queued  uint32 // connections waiting to be accepted (UNIX_DIAG_RQLEN)
+	backlog uint32 // their limit, listen(2)'s backlog; 0 when unknown (/proc/net)
 }
 
 // fileID names a file: device (as stat's st_dev) and inode.
@@ -152,7 +160,7 @@ func (c *diagConn) unix(fn func(unixListener)) error {
 	req = append(req, unix.AF_UNIX, 0, 0, 0)
 	req = binary.NativeEndian.AppendUint32(req, 1<<tcpListen)
 	req = binary.NativeEndian.AppendUint32(req, 0) // udiag_ino
-	req = binary.NativeEndian.AppendUint32(req, udiagShowName|udiagShowVFS)
+	req = binary.NativeEndian.AppendUint32(req, udiagShowName|udiagShowVFS|udiagShowRQLen)
 	req = append(req, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff) // no cookie
 	return c.dump(req, func(msg []byte) {
 		if len(msg) < sizeofUnixDiagMsg {
@@ -171,6 +179,11 @@ func (c *diagConn) unix(fn func(unixListener)) error {
 					dev: unix.Mkdev(dev>>20, dev&0xfffff),
 					ino: uint64(binary.NativeEndian.Uint32(data[0:4])),
 				}
+			case typ == unixDiagRQLen && len(data) >= 8:
+				// struct unix_diag_rqlen: for a listener, the pending
+				// connections and sk_max_ack_backlog.
+				u.queued = binary.NativeEndian.Uint32(data[0:4])
+				u.backlog = binary.NativeEndian.Uint32(data[4:8])
 			}
 		})
 		fn(u)

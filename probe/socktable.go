@@ -90,26 +90,32 @@ func (s *sockTable) mayCover(t target) bool {
 	return ok
 }
 
-// resolve returns the address ("tcp:…", "unix:…") of every listening socket
-// among inodes, by inode. Sockets that are not listening are left out.
-func (s *sockTable) resolve(inodes map[uint64]bool) (map[uint64]string, error) {
-	found := make(map[uint64]string)
+// resolve returns every listening socket among inodes (its address and
+// accept queue), by inode. Sockets that are not listening are left out.
+func (s *sockTable) resolve(inodes map[uint64]bool) (map[uint64]listener, error) {
+	found := make(map[uint64]listener)
 	if len(inodes) == 0 {
 		return found, nil
 	}
 	if err := s.tcp(0, func(l listener) {
 		if inodes[l.inode] {
-			found[l.inode] = l.String()
+			found[l.inode] = l
 		}
 	}); err != nil {
 		return found, err
 	}
 	err := s.unix(func(u unixListener) {
 		if inodes[u.inode] && len(u.name) > 0 {
-			found[u.inode] = "unix:" + string(u.name)
+			found[u.inode] = u.listener()
 		}
 	})
 	return found, err
+}
+
+// listener is u in the form of a TCP listener. It copies the name, which
+// is only valid during the dump's callback.
+func (u unixListener) listener() listener {
+	return listener{inode: u.inode, unix: true, path: string(u.name), queued: u.queued, backlog: u.backlog}
 }
 
 // procNetTCP is sockTable.tcp from /proc/net/tcp and /proc/net/tcp6, which
@@ -135,6 +141,7 @@ func procNetTCP(port uint16, fn func(listener)) error {
 // parseProcNetTCP parses one line of /proc/net/tcp{,6}, keeping listening
 // sockets: "sl local rem st tx:rx tr:when retrnsmt uid timeout inode …",
 // local as hex "0100007F:0BB8", the address in 32-bit words in host order.
+// For a listener rx is the accept queue's length; its backlog is not shown.
 func parseProcNetTCP(line []byte) (listener, bool) {
 	f := bytes.Fields(line)
 	if len(f) < 10 || string(f[3]) != "0A" {
@@ -161,7 +168,11 @@ func parseProcNetTCP(line []byte) (listener, bool) {
 		binary.NativeEndian.PutUint32(raw[i:], w)
 	}
 	addr, _ := netip.AddrFromSlice(raw)
-	return listener{inode: ino, addr: addr, port: uint16(port)}, true
+	var queued uint64
+	if _, rx, ok := bytes.Cut(f[4], []byte{':'}); ok {
+		queued, _ = strconv.ParseUint(string(rx), 16, 32)
+	}
+	return listener{inode: ino, addr: addr, port: uint16(port), queued: uint32(queued)}, true
 }
 
 // procNetUnix is sockTable.unix from /proc/net/unix, which does not tell

@@ -58,6 +58,7 @@ func (s *Supervisor) status(i *instance) api.Status {
 		ExitCode: code, ExitSignal: sig, Reason: i.reason, Listening: []string{},
 		Critical: i.spec.Critical, Desired: api.DesiredRunning, LogDropped: i.sink.Dropped(),
 	}
+	s.scaleStatus(&st)
 	if i.stopped() {
 		st.Desired = api.DesiredStopped
 	}
@@ -97,6 +98,8 @@ func (s *Supervisor) inspect(snaps []snapshot) []api.Status {
 		if usage[k].Listening != nil {
 			out[k].Listening = usage[k].Listening
 		}
+		out[k].AcceptQueue = acceptQueue(usage[k].AcceptQueue)
+		out[k].Warning = api.OverloadWarning(out[k].AcceptQueue)
 	}
 	return out
 }
@@ -171,7 +174,11 @@ func (s *Supervisor) Subscribe(ctx context.Context) <-chan api.Event {
 
 // Logs implements control.Backend.
 func (s *Supervisor) Logs(ctx context.Context, name string, n int, since time.Time, follow bool) (<-chan api.LogLine, error) {
-	snaps, err := s.snapshots(ctx, []string{name})
+	names := []string{name}
+	if name == "" { // every instance
+		names = nil
+	}
+	snaps, err := s.snapshots(ctx, names)
 	if err != nil {
 		return nil, err
 	}

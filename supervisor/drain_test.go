@@ -3,15 +3,12 @@ package supervisor_test
 import (
 	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/sup-sh/sup/supervisor"
-	"github.com/sup-sh/sup/supervisor/config"
 	"github.com/sup-sh/sup/supervisor/output"
 )
 
@@ -33,25 +30,13 @@ func (w *slowWriter) Write(p []byte) (int, error) {
 // supd exits right after it (a critical process), they still reach supd's
 // output.
 func TestOutputIsDrainedBeforeRunReturns(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "sup.hcl")
-	body := `
-supervisor {
-  socket = "` + filepath.Join(dir, "supd.sock") + `"
-}
+	cfg := loadConfig(t, `
 process "talker" {
   command  = ["seq", "1", "100000"]
   type     = "oneshot"
   critical = true
 }
-`
-	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	dst := &slowWriter{}
 	sup := supervisor.New(cfg, supervisor.Options{Log: zerolog.Nop(), Output: output.NewWriter(dst)})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -97,8 +97,12 @@ func (l *procLauncher) Launch(spec *config.Spec, sink *output.Sink, log zerolog.
 		return nil, &spawnError{code: 1, msg: fmt.Sprintf("readiness setup: %v", err)}
 	}
 	held := heldBefore(spec)
+	// The log check sees the lines from the first one: a line printed at
+	// once must not go by before Ready runs.
+	sink.Observe(rd.Line)
 	pid, err := l.launch(spec, sink, rd, onExit)
 	if err != nil {
+		sink.Observe(nil)
 		rd.Close()
 		return nil, err
 	}
@@ -107,6 +111,7 @@ func (l *procLauncher) Launch(spec *config.Spec, sink *output.Sink, log zerolog.
 	sp := &procSpawn{pid: pid, pgid: pid, tree: newTree(pid, cg), cg: cg, held: held, spec: spec, sink: sink, log: log,
 		reaper: l.reaper, procs: &l.procs}
 	if spec.Type == config.Oneshot || !spec.Ready.HasChecks() {
+		sink.Observe(nil)
 		rd.Close()
 	} else {
 		sp.rd = rd
@@ -148,8 +153,7 @@ func (p *procSpawn) Held() string      { return p.held }
 
 func (p *procSpawn) Ready(ctx context.Context, progress func(probe.Result)) error {
 	defer p.rd.Close()
-	p.sink.Observe(p.rd.Line)
-	defer p.sink.Observe(nil)
+	defer p.sink.Observe(nil) // observing since Launch
 	return p.rd.Wait(ctx, p.tree, progress)
 }
 

@@ -56,6 +56,10 @@ type Options struct {
 	// Cgroups, if set, contains every spawn of the real launcher in a
 	// cgroup of its own (see contain.go). The caller opens and closes it.
 	Cgroups *cgroup.Manager
+	// NginxConfig is where `why` reads nginx's config to name the upstreams
+	// that point at a process: a path, "" for what `nginx -T` prints (else
+	// /etc/nginx/nginx.conf), or "off".
+	NginxConfig string
 	// Sockets holds the listening sockets of the config's socket blocks,
 	// bound before New (sockets.Set); Supd is the path of the supd
 	// executable that sets LISTEN_PID ("/proc/self/exe"). Both are needed
@@ -90,6 +94,8 @@ type Supervisor struct {
 
 	inspector *probe.Inspector
 
+	nginxConfig string // Options.NginxConfig
+
 	// Owned by the loop.
 	cfg      *config.Config
 	insts    []*instance
@@ -97,6 +103,7 @@ type Supervisor struct {
 	revDeps  map[string][]string    // process -> the processes that depend on it
 	shutdown *shutdown
 	waits    []*waiter // actions not complete yet
+	scaled   scaling   // supctl scale since the last reload (scale.go)
 	last     Summary   // the last Summary emitted
 	notified bool      // a Summary was emitted at least once
 }
@@ -117,6 +124,7 @@ func New(cfg *config.Config, opts Options) *Supervisor {
 		inspector: probe.NewInspector(),
 	}
 	s.life, s.end = context.WithCancel(context.Background())
+	s.nginxConfig = opts.NginxConfig
 	if s.out == nil {
 		s.out = output.NewWriter(os.Stderr)
 	}

@@ -57,7 +57,8 @@ func (s *Supervisor) Why(ctx context.Context, name string) (api.Why, error) {
 	for _, a := range facts.expect {
 		w.Holders = append(w.Holders, holder(a, pids))
 	}
-	w.Checks = append(checklist(w, facts.oneshot), logFileChecks(sn.inst.sink)...)
+	s.diagnose(ctx, &w)
+	w.Checks = append(append(checklist(w, facts.oneshot), logFileChecks(sn.inst.sink)...), diagnosisChecks(w)...)
 	return w, nil
 }
 
@@ -120,8 +121,8 @@ func checklist(w api.Why, oneshot bool) []api.Check {
 	running := api.Check{Question: "running", OK: st.Pid != 0 || (oneshot && st.Ready)}
 	switch {
 	case st.Pid != 0:
-		running.Answer = fmt.Sprintf("%s, pid %d, up %s, %d restarts", st.State, st.Pid,
-			(time.Duration(st.UptimeMs) * time.Millisecond).Round(time.Second), st.Restarts)
+		running.Answer = fmt.Sprintf("%s, pid %d, up %s, %s", st.State, st.Pid,
+			(time.Duration(st.UptimeMs) * time.Millisecond).Round(time.Second), api.Count(st.Restarts, "restart"))
 	default:
 		running.Answer = st.State
 		if st.Reason != "" {
@@ -154,6 +155,8 @@ func checklist(w api.Why, oneshot bool) []api.Check {
 	for _, h := range w.Holders {
 		c := api.Check{Question: "port holder", OK: h.Pid == 0 || h.InTree}
 		switch {
+		case h.Pid == 0 && h.StaleFile:
+			c.OK, c.Answer = false, h.Address+": nobody listens, but a stale socket file is in the way"
 		case h.Pid == 0:
 			c.Answer = h.Address + " is free"
 		case h.InTree:

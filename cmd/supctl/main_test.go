@@ -32,7 +32,9 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"status", "-h"}, 0, "usage: supctl status", ""},
 		{nil, 2, "", "supctl: missing command\n\nusage: supctl"},
 		{[]string{"frobnicate"}, 2, "", "supctl: unknown command \"frobnicate\"\n\nusage: supctl"},
-		{[]string{"start"}, 2, "", "supctl: missing NAME\n\nusage: supctl start"},
+		{[]string{"start"}, 2, "", "supctl: missing NAME (all: every process)\n\nusage: supctl start"},
+		{[]string{"stauts"}, 2, "", "supctl: unknown command \"stauts\"; did you mean \"status\"?\n\nusage: supctl"},
+		{[]string{"--version"}, 0, "supctl ", ""},
 		{[]string{"--socket", missing, "status"}, 3, "", "supctl: cannot reach supd at " + missing +
 			": connect: no such file or directory (no socket there; is supd running? set --socket PATH or $SUPD_SOCKET)\n"},
 	} {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -44,6 +45,13 @@ type Status struct {
 	// spawn.
 	ReplacingPid int `json:"replacing_pid"`
 
+	// AcceptQueue has one entry per listening socket of the process
+	// tree (its own, or held by supd and passed to it); never null.
+	AcceptQueue []ListenQueue `json:"accept_queue"`
+	// Warning says what is wrong although the state may look fine, e.g.
+	// OverloadWarning's; empty when nothing is.
+	Warning string `json:"warning"`
+
 	// Beyond the contract's minimum.
 
 	// Desired is what supd is driving the instance towards: DesiredRunning,
@@ -60,6 +68,12 @@ type Status struct {
 	// LogDropped counts the output lines the log file (`log { file }`)
 	// could not take, disk full or unwritable, since supd started.
 	LogDropped int64 `json:"log_dropped"`
+	// ScaledInstances and ConfigInstances are, while `supctl scale` runs
+	// another number of instances of the process than its file says, that
+	// number and the file's (both 0 otherwise). The next config reload goes
+	// back to the file's.
+	ScaledInstances int `json:"scaled_instances,omitempty"`
+	ConfigInstances int `json:"config_instances,omitempty"`
 }
 
 // Desired states (Status.Desired).
@@ -87,7 +101,42 @@ func (s Status) MarshalJSON() ([]byte, error) {
 	if s.Expect == nil {
 		s.Expect = []string{}
 	}
+	if s.AcceptQueue == nil {
+		s.AcceptQueue = []ListenQueue{}
+	}
 	return json.Marshal(plain(s))
+}
+
+// ListenQueue is the accept queue of one listening socket: connections the
+// kernel has completed that wait for the application's accept(2).
+type ListenQueue struct {
+	Listen  string `json:"listen"`  // "tcp:127.0.0.1:3000", "unix:/run/app.sock"
+	Queued  int    `json:"queued"`  // waiting now
+	Backlog int    `json:"backlog"` // the most that may wait; 0 when unknown
+}
+
+// Full reports whether q is at its backlog: the kernel drops (TCP) or
+// refuses with EAGAIN (Unix) the connections beyond it.
+func (q ListenQueue) Full() bool { return q.Backlog > 0 && q.Queued >= q.Backlog }
+
+// Shown is q's address as messages show it: TCP ones bare
+// ("127.0.0.1:3000"), Unix ones with their "unix:".
+func (q ListenQueue) Shown() string { return strings.TrimPrefix(q.Listen, "tcp:") }
+
+// OverloadWarning is Status.Warning for the accept queues qs: "overloaded:
+// accept queue full on 127.0.0.1:3000 (4096/4096); new connections are
+// dropped", naming every full queue; "" when none is full.
+func OverloadWarning(qs []ListenQueue) string {
+	var full []string
+	for _, q := range qs {
+		if q.Full() {
+			full = append(full, fmt.Sprintf("%s (%d/%d)", q.Shown(), q.Queued, q.Backlog))
+		}
+	}
+	if len(full) == 0 {
+		return ""
+	}
+	return "overloaded: accept queue full on " + strings.Join(full, ", ") + "; new connections are dropped"
 }
 
 // ExitText says how a process ended: "exited 1", "killed by SIGKILL", or
@@ -100,6 +149,15 @@ func ExitText(code *int, signal *string) string {
 		return "exited " + strconv.Itoa(*code)
 	}
 	return ""
+}
+
+// Count is n with its noun, singular for one: "1 restart", "2 restarts".
+// noun must take a plain -s plural.
+func Count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }
 
 // Detail says why an instance is in state: reason or, when there is none
@@ -126,7 +184,16 @@ type Event struct {
 	ExitCode   *int      `json:"exit_code"`
 	ExitSignal *string   `json:"exit_signal"`
 	Reason     string    `json:"reason"`
+
+	// Type is EventWarning for a warning event, "" for a state change.
+	// A warning event is sent when the instance's Status.Warning appears,
+	// changes or clears; From and State are then both its current state.
+	Type    string `json:"type,omitempty"`
+	Warning string `json:"warning,omitempty"` // the new Status.Warning, "" when it cleared
 }
+
+// EventWarning is Event.Type of a warning event.
+const EventWarning = "warning"
 
 // LogLine is one line of a process's output.
 type LogLine struct {
@@ -149,6 +216,37 @@ type Why struct {
 	LastLines []LogLine `json:"last_lines"` // last output lines before the last exit (or recent ones)
 	Probe     string    `json:"probe"`      // last readiness / health probe result
 	Checks    []Check   `json:"checks"`     // the checklist, in order
+
+	Connects    []Connect    `json:"connects"`        // a connect from supd to each configured address
+	UnixSockets []UnixSocket `json:"unix_sockets"`    // the file at each configured Unix socket path
+	Upstreams   []ProxyCheck `json:"upstreams"`       // nginx's targets served by (or meant for) this process
+	Nginx       string       `json:"nginx,omitempty"` // where nginx's config was read, or why it could not be
+}
+
+// Connect is one connection attempt from supd to a configured address.
+type Connect struct {
+	Address  string  `json:"address"` // "tcp:127.0.0.1:3000"
+	Accepted bool    `json:"accepted"`
+	Ms       float64 `json:"ms"` // until accepted or failed
+	// Result: "accepted in 0.3 ms", "refused", "no answer within 1s" (a
+	// full TCP accept queue, or a firewall that drops), "accept queue
+	// full" (Unix), "permission denied", "no such socket file".
+	Result string `json:"result"`
+}
+
+// UnixSocket is the file at a configured Unix socket path.
+type UnixSocket struct {
+	Path   string `json:"path"`
+	Exists bool   `json:"exists"`
+	Mode   string `json:"mode"`  // "srwxrwx---"
+	Owner  string `json:"owner"` // user name
+	Group  string `json:"group"` // group name
+	// Stale: a socket file nobody listens on; connects are refused.
+	Stale bool `json:"stale"`
+	// ProxyAccess says why nginx's user cannot connect ("www-data cannot
+	// write /run/app.sock (srwxr-xr-x root:root)"); "" when it can or
+	// nginx's config is not known.
+	ProxyAccess string `json:"proxy_access"`
 }
 
 // Holder says who holds an address.
@@ -157,6 +255,9 @@ type Holder struct {
 	Pid     int    `json:"pid"`     // 0 = nobody
 	Command string `json:"command"` // comm of that pid
 	InTree  bool   `json:"in_tree"` // part of this process's tree
+	// StaleFile: nobody holds this Unix address, but a socket file is in
+	// the way (a connect is refused; a bind fails until it is removed).
+	StaleFile bool `json:"stale_file,omitempty"`
 }
 
 // Check is one line of the checklist.
@@ -183,9 +284,30 @@ type ActionRequest struct {
 	AllowEmpty bool `json:"allow_empty,omitempty"`
 }
 
+// ScaleRequest is the body of POST /scale: run Instances instances of
+// Process until the next config reload.
+type ScaleRequest struct {
+	Process   string `json:"process"`
+	Instances int    `json:"instances"`
+	Wait      bool   `json:"wait"`              // until the new instances are ready and the removed ones gone
+	Timeout   string `json:"timeout,omitempty"` // Go duration; "" = server default
+}
+
+// SignalRequest is the body of POST /signal: send Signal ("SIGHUP") to
+// the process trees of the named instances (no names: every instance).
+type SignalRequest struct {
+	Names  []string `json:"names"`
+	Signal string   `json:"signal"`
+}
+
 // ErrUnknown is wrapped by errors of the supervisor about a name that is neither a
 // process nor an instance. The control server answers 404.
 var ErrUnknown = errors.New("no such process")
+
+// ErrNotRunning is wrapped by errors of the supervisor about an action
+// that needs a running process (a signal) when none of the named
+// instances has one. The control server answers 409.
+var ErrNotRunning = errors.New("not running")
 
 // ErrShuttingDown is wrapped by errors of the supervisor about a request that comes
 // while supd stops everything. The control server answers 503.
@@ -217,6 +339,57 @@ func defaultSocketPathFor(euid, uid int, runtimeDir string) string {
 	}
 	return fmt.Sprintf("/tmp/supd-%d/supd.sock", uid)
 }
+
+// ProxyCheckRequest is the body of POST /check-proxy: the upstream
+// targets of a proxy's config (read by supctl), to be checked against what
+// really listens.
+type ProxyCheckRequest struct {
+	User    string        `json:"user"`  // the proxy workers' user, e.g. "www-data"
+	Group   string        `json:"group"` // and group
+	Targets []ProxyTarget `json:"targets"`
+}
+
+// ProxyTarget is one address the proxy sends requests to.
+type ProxyTarget struct {
+	// Address as the proxy connects: "127.0.0.1:3000", "localhost:3000",
+	// "[::1]:3000", "unix:/run/app.sock".
+	Address   string `json:"address"`
+	Where     string `json:"where"`              // FILE:LINE in the proxy's config
+	Directive string `json:"directive"`          // "server" (in an upstream), "proxy_pass", "fastcgi_pass", …
+	Upstream  string `json:"upstream,omitempty"` // the upstream block, for a server in one
+}
+
+// ProxyCheck is one row of `supctl check-proxy`.
+type ProxyCheck struct {
+	ProxyTarget
+	Process string `json:"process"` // the supervised instance serving it, or meant to; "" when none
+	// Kind is the verdict as a fixed word, for scripts: one of the
+	// Verdict* constants.
+	Kind string `json:"kind"`
+	// Verdict is the contract's phrase: "ok", "not ready (REASON)",
+	// "nobody listening", "held by pid N (PROG), not supervised",
+	// "listens on ADDR instead", "socket not accessible to nginx's user",
+	// "overloaded".
+	Verdict string `json:"verdict"`
+	// Detail names the nearest mismatch or the cause: "unix socket path
+	// differs: /run/api.sock vs /run/app.sock", "www-data cannot write
+	// /run/app.sock (srwxr-xr-x root:root)", "stale socket file …".
+	Detail string `json:"detail"`
+}
+
+// OK reports whether the target is served.
+func (c ProxyCheck) OK() bool { return c.Kind == VerdictOK }
+
+// Verdict kinds (ProxyCheck.Kind).
+const (
+	VerdictOK               = "ok"
+	VerdictNotReady         = "not_ready"
+	VerdictNobodyListening  = "nobody_listening"
+	VerdictHeldElsewhere    = "held_elsewhere"
+	VerdictListensElsewhere = "listens_elsewhere"
+	VerdictNotAccessible    = "not_accessible"
+	VerdictOverloaded       = "overloaded"
+)
 
 // OutcomeError is an action whose targets can no longer reach its outcome:
 // one went fatal or exited, was stopped by request, was removed, or the

@@ -126,6 +126,22 @@ func TestWarnings(t *testing.T) {
 		{name: "command not in PATH", file: `process "a" { command = ["sup-no-such-program", "x"] }`,
 			want: []string{"1:26: Command not found"}},
 		{name: "relative command", file: `process "a" { command = ["./nope"] }`, want: []string{"1:26: Command not found"}},
+		{name: "built by a dependency", file: `process "build" {
+  command = ["true"]
+  type    = "oneshot"
+}
+process "a" {
+  command    = ["./bin/a"]
+  depends_on = ["build"]
+}`},
+		{name: "in PATH, with a dependency", file: `process "build" {
+  command = ["true"]
+  type    = "oneshot"
+}
+process "a" {
+  command    = ["sup-no-such-program"]
+  depends_on = ["build"]
+}`, want: []string{"6:17: Command not found"}},
 		{name: "not executable", file: `process "a" {
   command = ["./sup.hcl"]
 }`, want: []string{"2:14: Command not executable"}},

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/agext/levenshtein"
+	"github.com/sup-sh/sup/supervisor/didyoumean"
 )
 
 // link checks what crosses processes: depends_on and sockets targets,
@@ -86,15 +86,7 @@ func (l *loader) checkRef(r ref, attr, kind string, defined names) {
 
 // suggest returns the name closest to given, if it is close enough to be
 // a likely typo.
-func suggest(given string, names []string) string {
-	best, dist := "", 3
-	for _, n := range names {
-		if d := levenshtein.Distance(given, n, nil); d < dist {
-			best, dist = n, d
-		}
-	}
-	return best
-}
+func suggest(given string, names []string) string { return didyoumean.Closest(given, names) }
 
 // checkCycles reports every dependency cycle once, at the depends_on element
 // that leaves the first process of the cycle the search reached. It reports

@@ -58,6 +58,7 @@ func (l *loader) process(src *source, b *hcl.Block) {
 	n := l.invariants(bodies.process, node)
 	bodies.sockets = l.socketVars(bodies, node.proc.Sockets)
 	l.instances(src, bodies, node.proc, n)
+	node.proc.eval = l.evalInstance(src, bodies, node.proc)
 	l.checkType(node.proc, bodies)
 	if !l.diags[mark:].HasErrors() {
 		for _, s := range node.proc.Instances {

@@ -88,6 +88,8 @@ type Process struct {
 	Critical  bool
 	Instances []*Spec // len >= 1
 	Range     hcl.Range
+
+	eval func(k, n int) (*Spec, error) // instance k of n; see Spec
 }
 
 // Spec is everything needed to run one instance of a process.

@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/sup-sh/sup/supervisor/signame"
 )
 
 // The parsers below are pure: a raw value from the file in, the resolved
@@ -42,17 +42,9 @@ func positive(s string) (time.Duration, error) {
 	return d, err
 }
 
-// parseSignal accepts "SIGTERM", "TERM" and "sigterm".
-func parseSignal(s string) (syscall.Signal, error) {
-	name := strings.ToUpper(strings.TrimSpace(s))
-	if !strings.HasPrefix(name, "SIG") {
-		name = "SIG" + name
-	}
-	if sig := unix.SignalNum(name); sig != 0 {
-		return sig, nil
-	}
-	return 0, fmt.Errorf("unknown signal %q: use a name such as SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2 or SIGKILL", s)
-}
+// parseSignal accepts what signame.Parse does: "SIGTERM", "TERM",
+// "sigterm"; not numbers.
+func parseSignal(s string) (syscall.Signal, error) { return signame.Parse(s) }
 
 // anyHost is how a check address says "any local address".
 const anyHost = "*"
@@ -192,6 +184,9 @@ var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 func checkName(kind, name string) error {
 	if !namePattern.MatchString(name) {
 		return fmt.Errorf("%s name %q is not valid: use letters, digits, '_', '-' and '.', starting with a letter or digit", kind, name)
+	}
+	if kind == "process" && name == "all" {
+		return fmt.Errorf(`process name "all" is reserved: supctl takes it for every process; choose another name`)
 	}
 	return nil
 }

@@ -66,7 +66,11 @@ func (l *loader) warnHost(b body, s *Spec) {
 			e.warnf(a.Expr.Range(), WarnUserNotFound, "there is no user %q on this machine: the process will fail to start", s.User)
 		}
 	}
-	if a := b.attrs["command"]; a != nil && len(s.Command) > 0 {
+	// A process that depends on others may run a file they make (a
+	// oneshot build step, as in the quickstart): a command given as a path
+	// is then not checked. One looked up in PATH always is.
+	built := len(s.DependsOn) > 0 && len(s.Command) > 0 && strings.Contains(s.Command[0], "/")
+	if a := b.attrs["command"]; a != nil && len(s.Command) > 0 && !built {
 		key := [2]string{s.Command[0], s.Dir}
 		w, ok := h.commands[key]
 		if !ok {

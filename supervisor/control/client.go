@@ -144,6 +144,23 @@ func (c *Client) Do(ctx context.Context, a Action, req api.ActionRequest) ([]api
 	return sts, err
 }
 
+// Scale asks supd to run req.Instances instances of req.Process and
+// returns the status of the process's instances (with req.Wait, once the
+// new ones are ready and the removed ones gone).
+func (c *Client) Scale(ctx context.Context, req api.ScaleRequest) ([]api.Status, error) {
+	var sts []api.Status
+	err := c.call(ctx, http.MethodPost, "/scale", nil, req, &sts)
+	return sts, err
+}
+
+// Signal asks supd to send req.Signal to the process trees of req.Names
+// and returns their status.
+func (c *Client) Signal(ctx context.Context, req api.SignalRequest) ([]api.Status, error) {
+	var sts []api.Status
+	err := c.call(ctx, http.MethodPost, "/signal", nil, req, &sts)
+	return sts, err
+}
+
 // Why returns the 502 checklist of a process or instance.
 func (c *Client) Why(ctx context.Context, name string) (api.Why, error) {
 	var why api.Why

@@ -7,12 +7,16 @@
 //	POST /start, /stop, /restart      api.ActionRequest -> 200 []api.Status
 //	POST /reload                      api.ActionRequest (no names: re-read the config) -> 200 []api.Status
 //	POST /wait                        api.ActionRequest (no names: every process not stopped by request)
+//	POST /scale                       api.ScaleRequest -> 200 []api.Status of the process
+//	POST /signal                      api.SignalRequest (no names: all) -> 200 []api.Status of the targets
 //	GET  /why?name=N                  200 api.Why
 //	GET  /logs?name=N&n=50&since=T&follow=1   200 NDJSON stream of api.LogLine (n=-1: all; T: RFC 3339)
+//	POST /check-proxy                 api.ProxyCheckRequest -> 200 []api.ProxyCheck
 //	GET  /events                      200 NDJSON stream of api.Event
 //
 // Every other answer is an api.Error: 400 bad request, 404 unknown name,
-// 409 the wait failed (a target ended fatal, or exited without being ready),
+// 409 the wait failed (a target ended fatal, or exited without being ready)
+// or a signal found no process to send to,
 // 422 a reload found a bad config (with Diagnostics), 503 supd is shutting
 // down, 504 the wait timed out, 500 anything else.
 //
@@ -24,6 +28,7 @@ package control
 
 import (
 	"context"
+	"syscall"
 	"time"
 
 	"github.com/sup-sh/sup/supervisor/api"
@@ -61,11 +66,29 @@ type Backend interface {
 	// instance not stopped by request) are ready.
 	Wait(ctx context.Context, names []string) (<-chan error, error)
 
+	// Scale runs n instances of process (a process name, not an
+	// instance) until the next config reload: new instances are evaluated
+	// with their own `instance` and started; the highest ones beyond n are
+	// stopped and removed once down. It returns once applied, like Start,
+	// with a channel that receives once instances 0 to n-1 are ready and
+	// the higher ones gone (or an *api.OutcomeError).
+	Scale(ctx context.Context, process string, n int) (<-chan error, error)
+
+	// SendSignal sends sig to the process tree of every named instance
+	// that runs (all when names is empty). It fails when none of them
+	// runs.
+	SendSignal(ctx context.Context, names []string, sig syscall.Signal) error
+
 	// Why answers the 502 checklist for one process or instance.
 	Why(ctx context.Context, name string) (api.Why, error)
 
+	// CheckProxy checks each target of a proxy's config against what
+	// really listens there: one api.ProxyCheck per target, in order.
+	CheckProxy(ctx context.Context, req api.ProxyCheckRequest) ([]api.ProxyCheck, error)
+
 	// Logs sends the last n lines of name (n < 0: no limit; all instances
-	// of a process, interleaved by time) at or after since (zero: no
+	// of a process, interleaved by time; every instance when name is "") at or
+	// after since (zero: no
 	// limit), from the log file when the buffer does not reach, and, when
 	// follow is set, every new line until ctx is done, or a marker
 	// (api.LogLine.Missed) where lines were missed. Neither a gap nor a

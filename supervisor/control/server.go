@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sup-sh/sup/supervisor/api"
+	"github.com/sup-sh/sup/supervisor/didyoumean"
 	"github.com/sup-sh/sup/supervisor/internal/httpserve"
 )
 
@@ -55,14 +56,26 @@ func (s *Server) Handler() http.Handler {
 	for a := range operations {
 		mux.HandleFunc("POST /"+string(a), s.handleAction(a))
 	}
+	mux.HandleFunc("POST /scale", s.handleScale)
+	mux.HandleFunc("POST /signal", s.handleSignal)
 	mux.HandleFunc("GET /why", s.handleWhy)
+	mux.HandleFunc("POST /check-proxy", s.handleCheckProxy)
 	mux.HandleFunc("GET /logs", s.handleLogs)
 	mux.HandleFunc("GET /events", s.handleEvents)
 	return s.logRequests(mux)
 }
 
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
-	names := r.URL.Query()["name"]
+	names, err := s.expandAll(r.Context(), r.URL.Query()["name"])
+	if err != nil {
+		s.fail(w, r, nil, err)
+		return
+	}
+	s.answerStatus(w, r, names)
+}
+
+// answerStatus answers the status of names (all when empty).
+func (s *Server) answerStatus(w http.ResponseWriter, r *http.Request, names []string) {
 	sts, err := s.Backend.Status(r.Context(), names)
 	if err != nil {
 		s.fail(w, r, names, err)
@@ -79,6 +92,9 @@ func (s *Server) handleAction(a Action) http.HandlerFunc {
 			return
 		}
 		timeout, err := s.timeout(req.Timeout)
+		if err == nil {
+			req.Names, err = s.expandAll(r.Context(), req.Names)
+		}
 		if err != nil {
 			s.fail(w, r, req.Names, err)
 			return
@@ -94,8 +110,12 @@ func (s *Server) handleAction(a Action) http.HandlerFunc {
 
 func (s *Server) handleWhy(w http.ResponseWriter, r *http.Request) {
 	name := r.URL.Query().Get("name")
-	if name == "" {
+	switch name {
+	case "":
 		s.fail(w, r, nil, badRequest("missing name"))
+		return
+	case All:
+		s.fail(w, r, nil, badRequest("why answers for one process or instance, not all: supctl status shows them all"))
 		return
 	}
 	why, err := s.Backend.Why(r.Context(), name)
@@ -137,7 +157,11 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	lines, err := s.Backend.Logs(r.Context(), name, n, since, follow)
+	target := name
+	if name == All {
+		target = "" // every instance, interleaved
+	}
+	lines, err := s.Backend.Logs(r.Context(), target, n, since, follow)
 	if err != nil {
 		s.fail(w, r, []string{name}, err)
 		return
@@ -202,6 +226,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, names []string, er
 		code = waitErr.status
 	case errors.As(err, &reloadErr):
 		code, body.Diagnostics = http.StatusUnprocessableEntity, reloadErr.Diagnostics
+	case errors.Is(err, api.ErrNotRunning):
+		code = http.StatusConflict
 	case errors.Is(err, api.ErrShuttingDown):
 		code = http.StatusServiceUnavailable
 	case r.Context().Err() != nil:
@@ -238,12 +264,46 @@ func (s *Server) unknown(ctx context.Context, names []string, err error) string 
 		insts, ok := instances[process]
 		switch {
 		case !ok:
+			if guess := didyoumean.Closest(name, processes); guess != "" {
+				return fmt.Sprintf("no process named %q; did you mean %q? (known: %s)", name, guess, known)
+			}
 			return fmt.Sprintf("no process named %q (known: %s)", name, known)
 		case isInstance && !slices.Contains(insts, name):
 			return fmt.Sprintf("no instance %q (%s has %s)", name, process, strings.Join(insts, ", "))
 		}
 	}
 	return err.Error()
+}
+
+// All is the NAME that stands for every process, in every request that
+// takes names (a process cannot be called that).
+const All = "all"
+
+// expandAll replaces All in names by every process name, in config order,
+// so that `stop all` and `reload all` act on each process by name (an
+// empty list means something else to some actions: reload re-reads the
+// config).
+func (s *Server) expandAll(ctx context.Context, names []string) ([]string, error) {
+	if !slices.Contains(names, All) {
+		return names, nil
+	}
+	all, err := s.Backend.Status(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, n := range names {
+		if n != All {
+			out = append(out, n)
+			continue
+		}
+		for _, st := range all {
+			if !slices.Contains(out, st.Process) {
+				out = append(out, st.Process)
+			}
+		}
+	}
+	return out, nil
 }
 
 // timeout parses a request's timeout.

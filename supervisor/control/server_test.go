@@ -229,9 +229,9 @@ func TestUnknownNameIs404WithKnownNames(t *testing.T) {
 	ctx := controltest.Context(t)
 
 	_, err := c.Status(ctx, []string{"api", "apu"})
-	remoteErr(t, err, http.StatusNotFound, `no process named "apu" (known: api, db)`)
+	remoteErr(t, err, http.StatusNotFound, `no process named "apu"; did you mean "api"? (known: api, db)`)
 	_, err = c.Why(ctx, "apu")
-	remoteErr(t, err, http.StatusNotFound, `no process named "apu" (known: api, db)`)
+	remoteErr(t, err, http.StatusNotFound, `no process named "apu"; did you mean "api"? (known: api, db)`)
 	_, err = c.Do(ctx, control.ActionStart, api.ActionRequest{Names: []string{"api:7"}, Wait: true})
 	remoteErr(t, err, http.StatusNotFound, `no instance "api:7" (api has api:0, api:1)`)
 }
@@ -344,7 +344,7 @@ func TestWhy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want.Status.Listening, want.Status.Expect = []string{}, []string{} // as the wire has them
+	want.Status.Listening, want.Status.Expect, want.Status.AcceptQueue = []string{}, []string{}, []api.ListenQueue{} // as the wire has them
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("why = %+v\nwant %+v", got, want)
 	}

@@ -171,7 +171,7 @@ process "app" {
 	if !after.Ready || after.Pid == before.Pid || after.Restarts != before.Restarts+1 {
 		t.Fatalf("restart: before %+v after %+v", before, after)
 	}
-	if out, code := s.ctl("stop", "nosuch"); code != 1 || !strings.Contains(out, "nosuch") {
+	if out, code := s.ctl("stop", "nosuch"); code != 2 || !strings.Contains(out, "nosuch") { // an unknown NAME is a usage error
 		t.Fatalf("stop nosuch: exit %d: %s", code, out)
 	}
 }

@@ -229,3 +229,17 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// A log check sees a line the child prints the moment it starts (before
+// supd's readiness goroutine runs).
+func TestLogCheckSeesTheFirstLine(t *testing.T) {
+	s := startSupd(t, `
+process "quick" {
+  command = ["sh", "-c", "echo trapped; exec sleep 1000"]
+  ready {
+    log     = "^trapped$"
+    timeout = "20s"
+  }
+}`)
+	s.waitReady("quick")
+}

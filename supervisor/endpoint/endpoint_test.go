@@ -339,6 +339,7 @@ func TestMetrics(t *testing.T) {
 	startedAt := time.Unix(1_700_000_000, 500_000_000)
 	api1 := starting("api:1", 1, "nothing listening yet")
 	api1.Restarts, api1.MemoryBytes, api1.CPUPercent, api1.StartedAt = 3, 42<<20, 12.5, &startedAt
+	api1.AcceptQueue = []api.ListenQueue{{Listen: "tcp:127.0.0.1:3001", Queued: 9, Backlog: 8}, {Listen: "unix:/run/a.sock", Queued: 2}}
 	api1.LogDropped = 17
 	var calls atomic.Int32
 	src := &fakeSource{StatusFunc: func(context.Context, []string) ([]api.Status, error) {
@@ -373,6 +374,11 @@ func TestMetrics(t *testing.T) {
 		{family: "sup_log_dropped_lines_total", labels: map[string]string{"process": "api", "instance": "1"}, want: 17},
 		{family: "sup_log_dropped_lines_total", labels: map[string]string{"process": "api", "instance": "0"}, want: 0},
 		{family: "sup_process_state", labels: map[string]string{"process": "worker", "instance": "0", "state": "running"}, want: 0},
+		{family: "sup_listen_queue_length", labels: map[string]string{"process": "api", "instance": "1", "listen": "tcp:127.0.0.1:3001"}, want: 9},
+		{family: "sup_listen_queue_backlog", labels: map[string]string{"process": "api", "instance": "1", "listen": "tcp:127.0.0.1:3001"}, want: 8},
+		{family: "sup_listen_queue_length", labels: map[string]string{"process": "api", "instance": "1", "listen": "unix:/run/a.sock"}, want: 2},
+		{family: "sup_listen_queue_backlog", labels: map[string]string{"process": "api", "instance": "1", "listen": "unix:/run/a.sock"}, wantNone: true}, // unknown
+		{family: "sup_listen_queue_length", labels: map[string]string{"process": "api", "instance": "0"}, wantNone: true},
 	}
 	for _, tt := range tests {
 		got, ok := sample(t, families, tt.family, tt.labels)

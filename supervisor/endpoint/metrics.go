@@ -48,7 +48,7 @@ var states = []string{
 type tableCollector struct {
 	src                                                Source
 	ready, up, restarts, startTime, memory, cpu, state *prometheus.Desc
-	logDropped                                         *prometheus.Desc
+	queueLength, queueBacklog, logDropped              *prometheus.Desc
 }
 
 func newTableCollector(src Source) *tableCollector {
@@ -65,6 +65,10 @@ func newTableCollector(src Source) *tableCollector {
 		memory:    desc("sup_process_resident_memory_bytes", "Resident memory of the instance's whole process tree."),
 		cpu:       desc("sup_process_cpu_percent", "CPU use of the instance's whole process tree, in percent of one CPU."),
 		state:     desc("sup_process_state", "1 for the instance's current state, 0 for the others.", "state"),
+		queueLength: desc("sup_listen_queue_length",
+			"Connections waiting in the accept queue of a listening socket of the instance (its own or held for it by supd).", "listen"),
+		queueBacklog: desc("sup_listen_queue_backlog",
+			"Most connections that may wait in that accept queue; when the length reaches it, new connections are dropped.", "listen"),
 		logDropped: desc("sup_log_dropped_lines_total",
 			"Output lines of the instance its log file could not take (disk full, unwritable)."),
 	}
@@ -72,7 +76,7 @@ func newTableCollector(src Source) *tableCollector {
 
 // Describe implements prometheus.Collector.
 func (c *tableCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.ready, c.up, c.restarts, c.startTime, c.memory, c.cpu, c.state, c.logDropped} {
+	for _, d := range []*prometheus.Desc{c.ready, c.up, c.restarts, c.startTime, c.memory, c.cpu, c.state, c.queueLength, c.queueBacklog, c.logDropped} {
 		ch <- d
 	}
 }
@@ -110,6 +114,12 @@ func (c *tableCollector) collect(ch chan<- prometheus.Metric, st api.Status) {
 	emit(c.logDropped, prometheus.CounterValue, float64(st.LogDropped))
 	for _, s := range states {
 		emit(c.state, prometheus.GaugeValue, boolValue(s == st.State), s)
+	}
+	for _, q := range st.AcceptQueue {
+		emit(c.queueLength, prometheus.GaugeValue, float64(q.Queued), q.Listen)
+		if q.Backlog > 0 {
+			emit(c.queueBacklog, prometheus.GaugeValue, float64(q.Backlog), q.Listen)
+		}
 	}
 }
 

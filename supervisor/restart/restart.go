@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sup-sh/sup/supervisor/api"
 	"github.com/sup-sh/sup/supervisor/config"
 )
 
@@ -73,8 +74,8 @@ func (t *Tracker) Decide(now time.Time, e End) Decision {
 	}
 	t.forget(now)
 	if max := t.policy.MaxRestarts; max > 0 && len(t.restarts) >= max {
-		return Decision{Action: Fatal, Reason: fmt.Sprintf("%s; gave up after %d restarts in %s",
-			e.ExitedFor, len(t.restarts), t.policy.Window)}
+		return Decision{Action: Fatal, Reason: fmt.Sprintf("%s; gave up after %s in %s",
+			e.ExitedFor, api.Count(len(t.restarts), "restart"), t.policy.Window)}
 	}
 	t.restarts = append(t.restarts, now)
 	return Decision{Action: Restart, Delay: t.delay(e), Reason: e.ExitedFor}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,7 +28,10 @@ type Backend struct {
 	RestartFunc   ActionFunc
 	WaitFunc      ActionFunc
 	ReloadFunc    func(ctx context.Context, names []string, allowEmpty bool) (<-chan error, error)
+	ScaleFunc     func(ctx context.Context, process string, n int) (<-chan error, error)
+	SignalFunc    func(ctx context.Context, names []string, sig syscall.Signal) error
 	WhyFunc       func(ctx context.Context, name string) (api.Why, error)
+	ProxyFunc     func(ctx context.Context, req api.ProxyCheckRequest) ([]api.ProxyCheck, error)
 	LogsFunc      func(ctx context.Context, name string, n int, since time.Time, follow bool) (<-chan api.LogLine, error)
 	SubscribeFunc func(ctx context.Context) <-chan api.Event
 }
@@ -77,6 +81,20 @@ func callAction(f ActionFunc, ctx context.Context, names []string) (<-chan error
 	return f(ctx, names)
 }
 
+func (b *Backend) Scale(ctx context.Context, process string, n int) (<-chan error, error) {
+	if b.ScaleFunc == nil {
+		return nil, ErrNotImplemented
+	}
+	return b.ScaleFunc(ctx, process, n)
+}
+
+func (b *Backend) SendSignal(ctx context.Context, names []string, sig syscall.Signal) error {
+	if b.SignalFunc == nil {
+		return ErrNotImplemented
+	}
+	return b.SignalFunc(ctx, names, sig)
+}
+
 // Done returns a channel that has already received err: an action
 // complete at once.
 func Done(err error) <-chan error {
@@ -90,6 +108,13 @@ func (b *Backend) Why(ctx context.Context, name string) (api.Why, error) {
 		return api.Why{}, ErrNotImplemented
 	}
 	return b.WhyFunc(ctx, name)
+}
+
+func (b *Backend) CheckProxy(ctx context.Context, req api.ProxyCheckRequest) ([]api.ProxyCheck, error) {
+	if b.ProxyFunc == nil {
+		return nil, ErrNotImplemented
+	}
+	return b.ProxyFunc(ctx, req)
 }
 
 func (b *Backend) Logs(ctx context.Context, name string, n int, since time.Time, follow bool) (<-chan api.LogLine, error) {
@@ -212,20 +237,49 @@ func (s *Store) Update(name string, f func(*api.Status)) {
 		found = true
 		from := st.State
 		f(st)
-		ev := api.Event{
-			Time: time.Now(), Name: st.Name, Process: st.Process, Instance: st.Instance,
-			From: from, State: st.State, Ready: st.Ready, Pid: st.Pid, Restarts: st.Restarts,
-			ExitCode: st.ExitCode, ExitSignal: st.ExitSignal, Reason: st.Reason,
-		}
-		for ch := range s.subs {
-			select {
-			case ch <- ev:
-			default: // a slow subscriber misses it
-			}
-		}
+		s.publishLocked(*st, from)
 	}
 	if !found {
 		panic(fmt.Sprintf("controltest: no instance %q", name))
+	}
+}
+
+// Add appends st, as a scale up does, and emits an event for it.
+func (s *Store) Add(st api.Status) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sts = append(s.sts, st)
+	s.publishLocked(st, api.StateStopped)
+}
+
+// Remove drops the instance called name, as a scale down does once it is
+// down, and emits an event. It panics on an unknown name.
+func (s *Store) Remove(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, st := range s.sts {
+		if st.Name == name {
+			s.sts = slices.Delete(s.sts, i, i+1)
+			s.publishLocked(st, st.State)
+			return
+		}
+	}
+	panic(fmt.Sprintf("controltest: no instance %q", name))
+}
+
+// publishLocked sends the event of st's change from state from to every
+// subscriber. s.mu is held.
+func (s *Store) publishLocked(st api.Status, from string) {
+	ev := api.Event{
+		Time: time.Now(), Name: st.Name, Process: st.Process, Instance: st.Instance,
+		From: from, State: st.State, Ready: st.Ready, Pid: st.Pid, Restarts: st.Restarts,
+		ExitCode: st.ExitCode, ExitSignal: st.ExitSignal, Reason: st.Reason,
+	}
+	for ch := range s.subs {
+		select {
+		case ch <- ev:
+		default: // a slow subscriber misses it
+		}
 	}
 }
 

@@ -35,6 +35,10 @@
 //	                      "unix:/path/to.sock" (a stale socket file there is
 //	                      removed first). Every listener serves HTTP: 200 "ok"
 //	                      on every path but /health
+//	--backlog N           listen with an accept queue of N (listen(2)'s
+//	                      backlog) instead of Go's default (somaxconn)
+//	--no-accept           listen, but never accept a connection: clients
+//	                      wait in the accept queue until it is full
 //	--listen-fds          serve the sockets passed with the systemd protocol:
 //	                      fds 3 to 3+$LISTEN_FDS-1, when $LISTEN_PID is
 //	                      testapp's pid; prints "listen-fds pid=P
@@ -115,20 +119,22 @@ type options struct {
 	healthFile      string
 	ignoreTerm      bool
 	graceful        bool
+	termFile        string
+	spawnSleeper    bool
+	orphans         int
+	flood           int64
+	floodReport     string
+	lines           int
+	partial         string
+	partialSet      bool
+	backlog         int
+	noAccept        bool
 
-	mu           sync.Mutex     // guards servers and listeners: onTerm reads them
-	servers      []*http.Server // what --graceful shuts down
-	listeners    []net.Listener // what --graceful closes
-	serving      sync.WaitGroup // one per Serve call still running
-	conns        sync.WaitGroup // one per accepted connection not yet closed
-	termFile     string
-	spawnSleeper bool
-	orphans      int
-	flood        int64
-	floodReport  string
-	lines        int
-	partial      string
-	partialSet   bool
+	mu        sync.Mutex     // guards servers and listeners: onTerm reads them
+	servers   []*http.Server // what --graceful shuts down
+	listeners []net.Listener // what --graceful closes
+	serving   sync.WaitGroup // one per Serve call still running
+	conns     sync.WaitGroup // one per accepted connection not yet closed
 }
 
 func main() {
@@ -166,6 +172,8 @@ func parseFlags(args []string) (*options, error) {
 	fs.BoolVar(&o.notify, "notify", false, "sd_notify READY=1 after binding")
 	fs.IntVar(&o.notificationFD, "notification-fd", 0, "write a newline to fd `N` after binding")
 	fs.StringVar(&o.print, "print", "", "print `TEXT` after binding")
+	fs.IntVar(&o.backlog, "backlog", 0, "listen with an accept queue of `N`")
+	fs.BoolVar(&o.noAccept, "no-accept", false, "never accept a connection")
 	fs.StringVar(&o.record, "record", "", "append the time listen() returned to `FILE`")
 	fs.IntVar(&o.exitCode, "exit", -1, "exit with code `N`")
 	fs.DurationVar(&o.exitAfter, "exit-after", 0, "exit after `D`")
@@ -231,7 +239,7 @@ func run(o *options) int {
 		return 1
 	}
 
-	listeners, err := listenAll(o.listen)
+	listeners, err := listenAll(o.listen, o.backlog)
 	if err != nil {
 		return fail(err)
 	}
@@ -251,6 +259,9 @@ func run(o *options) int {
 	handler := handler(o.healthFile)
 	o.mu.Lock()
 	for _, l := range listeners {
+		if o.noAccept {
+			continue
+		}
 		srv := &http.Server{Handler: handler, ConnState: o.track}
 		o.servers, o.listeners = append(o.servers, srv), append(o.listeners, l)
 		o.serving.Add(1)
@@ -363,8 +374,9 @@ func announce(o *options) error {
 	return nil
 }
 
-// listenAll listens on every "tcp:HOST:PORT" or "unix:PATH" address.
-func listenAll(addrs []string) ([]net.Listener, error) {
+// listenAll listens on every "tcp:HOST:PORT" or "unix:PATH" address, with
+// an accept queue of backlog when it is not 0.
+func listenAll(addrs []string, backlog int) ([]net.Listener, error) {
 	var ls []net.Listener
 	for _, a := range addrs {
 		network, address, ok := strings.Cut(a, ":")
@@ -383,9 +395,31 @@ func listenAll(addrs []string) ([]net.Listener, error) {
 		if err != nil {
 			return nil, err
 		}
+		if backlog > 0 {
+			if err := setBacklog(l, backlog); err != nil {
+				return nil, err
+			}
+		}
 		ls = append(ls, l)
 	}
 	return ls, nil
+}
+
+// setBacklog calls listen(2) again on l's socket: Linux then takes the new
+// backlog as the accept queue's limit.
+func setBacklog(l net.Listener, backlog int) error {
+	sc, err := l.(syscall.Conn).SyscallConn()
+	if err != nil {
+		return err
+	}
+	var lerr error
+	if err := sc.Control(func(fd uintptr) { lerr = syscall.Listen(int(fd), backlog) }); err != nil {
+		return err
+	}
+	if lerr != nil {
+		return fmt.Errorf("listen backlog %d: %w", backlog, lerr)
+	}
+	return nil
 }
 
 // listenFDs returns the sockets passed with the systemd protocol, after

@@ -37,7 +37,7 @@ func TestFlood(t *testing.T) {
 
 func TestListenAllRejects(t *testing.T) {
 	for _, bad := range []string{"127.0.0.1:1", "udp:127.0.0.1:1"} {
-		if _, err := listenAll([]string{bad}); err == nil {
+		if _, err := listenAll([]string{bad}, 0); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
 	}

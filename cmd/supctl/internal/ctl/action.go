@@ -22,7 +22,7 @@ type ActionCommand struct {
 
 func (c *ActionCommand) Run(ctx context.Context, args []string) error {
 	fs := c.flags()
-	timeout := fs.Duration("timeout", control.DefaultWaitTimeout, "give up waiting after `D` (a duration: 30s, 2m)")
+	timeout := c.duration("timeout", control.DefaultWaitTimeout, "give up waiting after `D` (a duration: 30s, 2m)")
 	noWait := new(bool)
 	if c.action != control.ActionWait {
 		fs.BoolVar(noWait, "no-wait", false, "return once supd has applied the action, without waiting until it is complete")
@@ -36,9 +36,7 @@ func (c *ActionCommand) Run(ctx context.Context, args []string) error {
 	case err != nil:
 		return err
 	case len(names) == 0 && c.action != control.ActionReload && c.action != control.ActionWait:
-		return c.usageError(errors.New("missing NAME"))
-	case *timeout <= 0:
-		return c.usageError(errors.New("--timeout must be positive"))
+		return c.usageError(errors.New("missing NAME (all: every process)"))
 	}
 
 	deadline := time.Now().Add(*timeout)

@@ -11,11 +11,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strings"
 
+	"github.com/sup-sh/sup/cmd/internal/flaghelp"
 	"github.com/sup-sh/sup/supervisor/api"
 	"github.com/sup-sh/sup/supervisor/control"
+	"github.com/sup-sh/sup/supervisor/didyoumean"
+	"github.com/sup-sh/sup/supervisor/version"
 )
 
 // Exit codes of supctl.
@@ -32,6 +36,7 @@ func ExitCode(err error) int {
 	var (
 		usage       *UsageError
 		unreachable *control.UnreachableError
+		remote      *control.RemoteError
 	)
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
@@ -40,6 +45,8 @@ func ExitCode(err error) int {
 		return ExitUsage
 	case errors.As(err, &unreachable):
 		return ExitUnreachable
+	case errors.As(err, &remote) && (remote.StatusCode == http.StatusNotFound || remote.StatusCode == http.StatusBadRequest):
+		return ExitUsage // an unknown NAME, or a request supd cannot make sense of
 	}
 	return ExitFailed
 }
@@ -55,6 +62,7 @@ func (e *UsageError) Unwrap() error { return e.Err }
 
 // Main is supctl's command line.
 type Main struct {
+	Stdin  io.Reader           // keys of top; os.Stdin when nil
 	Stdout io.Writer           // results
 	Stderr io.Writer           // diagnostics of a failed reload
 	Getenv func(string) string // os.Getenv when nil
@@ -67,14 +75,19 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("supctl", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	socket := fs.String("socket", m.defaultSocket(), "")
+	showVersion := fs.Bool("version", false, "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			_, err := io.WriteString(m.Stdout, m.usage())
 			return err
 		}
-		return &UsageError{Err: err, Usage: m.usage()}
+		return &UsageError{Err: flaghelp.Dashes(err), Usage: m.usage()}
 	}
 	args = fs.Args()
+	if *showVersion {
+		_, err := fmt.Fprintln(m.Stdout, "supctl", version.Read())
+		return err
+	}
 	if len(args) == 0 {
 		return &UsageError{Err: errors.New("missing command"), Usage: m.usage()}
 	}
@@ -82,11 +95,11 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	if name == "help" {
 		return m.help(ctx, args)
 	}
-	info := lookup(name)
-	if info == nil {
-		return &UsageError{Err: fmt.Errorf("unknown command %q", name), Usage: m.usage()}
+	info, err := m.command(name)
+	if err != nil {
+		return err
 	}
-	err := info.new(env{stdout: m.Stdout, stderr: m.Stderr, socket: *socket, info: info}).Run(ctx, args)
+	err = info.new(env{stdin: m.Stdin, stdout: m.Stdout, stderr: m.Stderr, socket: *socket, info: info}).Run(ctx, args)
 	var unreachable *control.UnreachableError
 	switch {
 	case errors.Is(err, flag.ErrHelp): // the command printed its usage
@@ -107,12 +120,28 @@ func (m *Main) help(ctx context.Context, args []string) error {
 		_, err := io.WriteString(m.Stdout, m.usage())
 		return err
 	}
-	info := lookup(args[0])
-	if info == nil {
-		return &UsageError{Err: fmt.Errorf("unknown command %q", args[0]), Usage: m.usage()}
+	info, err := m.command(args[0])
+	if err != nil {
+		return err
 	}
 	// A command asked for its help prints its usage.
 	return m.Run(ctx, []string{info.name, "-h"})
+}
+
+// command looks up a command by name; an unknown one is a usage error
+// that suggests the closest command.
+func (m *Main) command(name string) (*commandInfo, error) {
+	if info := lookup(name); info != nil {
+		return info, nil
+	}
+	names := make([]string, len(commands))
+	for i, c := range commands {
+		names[i] = c.name
+	}
+	if guess := didyoumean.Closest(name, names); guess != "" {
+		return nil, &UsageError{Err: fmt.Errorf("unknown command %q; did you mean %q?", name, guess), Usage: m.usage()}
+	}
+	return nil, &UsageError{Err: fmt.Errorf("unknown command %q", name), Usage: m.usage()}
 }
 
 // defaultSocket is $SUPD_SOCKET, else the default control socket path.
@@ -129,12 +158,14 @@ func (m *Main) defaultSocket() string {
 
 func (m *Main) usage() string {
 	var b strings.Builder
-	b.WriteString("usage: supctl [--socket PATH] COMMAND [ARGS]\n\nCommands:\n")
+	b.WriteString("usage: supctl [--socket PATH] COMMAND [ARGS]\n       supctl --version\n\nCommands:\n")
 	for _, c := range commands {
-		fmt.Fprintf(&b, "  %-8s %s\n", c.name, c.args)
+		fmt.Fprintf(&b, "  %-11s %s\n", c.name, c.args)
 	}
 	fmt.Fprintf(&b, `
-NAME is a process (all its instances) or one instance, as api:2.
+NAME is a process (all its instances), one instance, as api:2, or all
+(every process); an unknown NAME is a usage error (exit 2). Durations
+take a unit: 30s, 2m, 1m30s.
 Run 'supctl COMMAND -h' for the details of a command.
 
 The control socket is --socket PATH (before or after COMMAND), else

@@ -151,7 +151,9 @@ func TestStatusEmptyJSONIsArray(t *testing.T) {
 func TestUnknownName(t *testing.T) {
 	path := supd(t, controltest.NewStore(fleet()...).Backend())
 	r := supctl(controltest.Context(t), "--socket", path, "status", "apu")
-	r.want(t, 1, `no process named "apu" (known: api, worker)`)
+	r.want(t, 2, `no process named "apu"; did you mean "api"? (known: api, worker)`)
+	r = supctl(controltest.Context(t), "--socket", path, "status", "database")
+	r.want(t, 2, `no process named "database" (known: api, worker)`)
 }
 
 func TestSocketFromEnvironment(t *testing.T) {
@@ -215,7 +217,7 @@ func TestActions(t *testing.T) {
 	r.want(t, 1, "api:1 is fatal: exited 1 before binding")
 
 	r = supctl(ctx, "--socket", path, "start", "nope")
-	r.want(t, 1, `no process named "nope" (known: api, worker)`)
+	r.want(t, 2, `no process named "nope" (known: api, worker)`)
 }
 
 func TestWait(t *testing.T) {
@@ -503,13 +505,25 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{nil, "missing command", "usage: supctl [--socket PATH] COMMAND"},
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`, "usage: supctl [--socket PATH] COMMAND"},
-		{[]string{"--bogus", "status"}, "flag provided but not defined: -bogus", "usage: supctl [--socket PATH] COMMAND"},
-		{[]string{"status", "--bogus"}, "flag provided but not defined: -bogus", "usage: supctl status [NAME...] [--json]"},
+		{[]string{"--bogus", "status"}, "flag provided but not defined: --bogus", "usage: supctl [--socket PATH] COMMAND"},
+		{[]string{"status", "--bogus"}, "flag provided but not defined: --bogus", "usage: supctl status [NAME...] [--json]"},
+		{[]string{"relaod"}, `unknown command "relaod"; did you mean "reload"?`, "usage: supctl [--socket PATH] COMMAND"},
 		{[]string{"start"}, "missing NAME", "usage: supctl start NAME..."},
 		{[]string{"stop", "--no-wait"}, "missing NAME", "usage: supctl stop NAME..."},
-		{[]string{"restart", "api", "--timeout", "soon"}, `invalid value "soon" for flag -timeout`, "usage: supctl restart"},
-		{[]string{"start", "api", "--timeout", "0s"}, "--timeout must be positive", "usage: supctl start"},
-		{[]string{"wait", "--no-wait"}, "flag provided but not defined: -no-wait", "usage: supctl wait"},
+		{[]string{"restart", "api", "--timeout", "soon"}, `invalid value "soon" for flag --timeout: "soon" is not a duration: use a number with a unit, such as 30s`, "usage: supctl restart"},
+		{[]string{"start", "api", "--timeout", "0s"}, `"0s": use a positive duration`, "usage: supctl start"},
+		{[]string{"wait", "--timeout", "5"}, `invalid value "5" for flag --timeout: "5" has no unit: did you mean 5s?`, "usage: supctl wait"},
+		{[]string{"wait", "--timeout", "1.5"}, `"1.5" has no unit: did you mean 1.5s?`, "usage: supctl wait"},
+		{[]string{"wait", "--no-wait"}, "flag provided but not defined: --no-wait", "usage: supctl wait"},
+		{[]string{"scale", "api"}, "want NAME and N, got 1 arguments", "usage: supctl scale NAME N"},
+		{[]string{"scale", "api", "0"}, `N = "0": give a number of instances, 1 or more`, "usage: supctl scale"},
+		{[]string{"scale", "api", "two"}, `N = "two"`, "usage: supctl scale"},
+		{[]string{"signal"}, "missing SIGNAL and NAME", "usage: supctl signal SIGNAL NAME..."},
+		{[]string{"signal", "HUP"}, "missing NAME (all: every process)", "usage: supctl signal"},
+		{[]string{"signal", "SIGNOPE", "api"}, `unknown signal "SIGNOPE"`, "usage: supctl signal"},
+		{[]string{"signal", "9", "api"}, `write its name, SIGKILL`, "usage: supctl signal"},
+		{[]string{"completion", "tcsh"}, `unknown shell "tcsh"`, "usage: supctl completion"},
+		{[]string{"top", "api"}, `unexpected argument "api"`, "usage: supctl top"},
 		{[]string{"logs"}, "missing NAME", "usage: supctl logs [-f] [-n N] [--since D] NAME"},
 		{[]string{"logs", "a", "b"}, "one NAME only, got 2", "usage: supctl logs"},
 		{[]string{"logs", "-n", "-1", "api"}, "-n must not be negative", "usage: supctl logs"},
@@ -534,10 +548,12 @@ func TestHelp(t *testing.T) {
 	}{
 		{[]string{"help"}, "Exit codes: 0 success, 1 the action failed, 2 usage error, 3 cannot reach supd."},
 		{[]string{"-h"}, "usage: supctl [--socket PATH] COMMAND"},
-		{[]string{"--help"}, "  why      NAME [--json]"},
+		{[]string{"--help"}, "  why         NAME [--json]"},
+		{[]string{"--help"}, "  scale       NAME N"},
 		{[]string{"help", "why"}, "usage: supctl why NAME [--json]\n\nAnswer the 502 checklist"},
 		{[]string{"logs", "-h"}, "-n N"},
-		{[]string{"start", "api", "--help"}, "-no-wait"},
+		{[]string{"start", "api", "--help"}, "  --no-wait\n"},
+		{[]string{"status", "-h"}, "  --socket PATH\n"},
 	} {
 		r := supctl(ctx, tc.args...)
 		r.want(t, 0, "")

@@ -32,9 +32,20 @@ func (c *EventsCommand) Run(ctx context.Context, args []string) error {
 }
 
 // writeEvent writes "15:04:05.000 api:1 starting -> running ready", with
-// the reason or last exit after a colon when there is one.
+// the reason or last exit after a colon when there is one; a warning event
+// as "15:04:05.000 api:1 warning: overloaded: …" or "… warning cleared".
 func writeEvent(w io.Writer, e api.Event) error {
 	var b strings.Builder
+	if e.Type == api.EventWarning {
+		fmt.Fprintf(&b, "%s %s warning", e.Time.Local().Format("15:04:05.000"), e.Name)
+		if e.Warning == "" {
+			b.WriteString(" cleared\n")
+		} else {
+			b.WriteString(": " + e.Warning + "\n")
+		}
+		_, err := io.WriteString(w, b.String())
+		return err
+	}
 	fmt.Fprintf(&b, "%s %s %s -> %s", e.Time.Local().Format("15:04:05.000"), e.Name, e.From, e.State)
 	if e.Ready {
 		b.WriteString(" ready")

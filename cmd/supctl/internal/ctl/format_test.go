@@ -46,6 +46,30 @@ func TestColumns(t *testing.T) {
 	}
 }
 
+// A ready instance with a full accept queue shows its warning under its
+// row; a warning event prints as one line.
+func TestWarningShown(t *testing.T) {
+	warning := api.OverloadWarning([]api.ListenQueue{{Listen: "tcp:127.0.0.1:3000", Queued: 9, Backlog: 8}})
+	var b strings.Builder
+	err := writeStatus(&b, []api.Status{{Name: "api", State: api.StateRunning, Ready: true, Warning: warning}})
+	if err != nil || !strings.Contains(b.String(), "\n  ↳ "+warning+"\n") {
+		t.Errorf("status table:\n%s", b.String())
+	}
+	b.Reset()
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.Local)
+	for _, e := range []api.Event{
+		{Time: at, Name: "api", State: api.StateRunning, From: api.StateRunning, Type: api.EventWarning, Warning: warning},
+		{Time: at, Name: "api", State: api.StateRunning, From: api.StateRunning, Type: api.EventWarning},
+	} {
+		if err := writeEvent(&b, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := "03:04:05.000 api warning: " + warning + "\n03:04:05.000 api warning cleared\n"; b.String() != want {
+		t.Errorf("events:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
 func TestLogPrinterShowsTimeAndMarkers(t *testing.T) {
 	var b strings.Builder
 	p := &logPrinter{w: &b}

@@ -38,27 +38,62 @@ func (c *StatusCommand) Run(ctx context.Context, args []string) error {
 	return writeStatus(c.stdout, sts)
 }
 
+// statusHeader and statusCells are the columns of the status table.
+var statusHeader = []string{"NAME", "STATE", "READY", "PID", "UPTIME", "RESTARTS", "LISTEN", "CPU", "MEM", "LAST EXIT"}
+
+func statusCells(st api.Status) []string {
+	pid, uptime, cpu, mem := "-", "-", "-", "-"
+	if st.Pid != 0 {
+		pid = strconv.Itoa(st.Pid)
+		uptime = humanDuration(time.Duration(st.UptimeMs) * time.Millisecond)
+		cpu = fmt.Sprintf("%.1f%%", st.CPUPercent)
+		mem = bytesize.Format(st.MemoryBytes)
+	}
+	return []string{st.Name, st.State, yesNo(st.Ready), pid, uptime, strconv.Itoa(st.Restarts),
+		listening(st.Listening), cpu, mem, lastExit(st)}
+}
+
 // writeStatus writes the status table: one row per instance and, below an
-// instance that is not ready, the reason.
+// instance that is not ready, the reason, and below one with a warning (an
+// accept queue full), the warning.
 func writeStatus(w io.Writer, sts []api.Status) error {
 	t := table{}
-	t.add("", "NAME", "STATE", "READY", "PID", "UPTIME", "RESTARTS", "LISTEN", "CPU", "MEM", "LAST EXIT")
+	t.add("", statusHeader...)
 	for _, st := range sts {
-		pid, uptime, cpu, mem := "-", "-", "-", "-"
-		if st.Pid != 0 {
-			pid = strconv.Itoa(st.Pid)
-			uptime = humanDuration(time.Duration(st.UptimeMs) * time.Millisecond)
-			cpu = fmt.Sprintf("%.1f%%", st.CPUPercent)
-			mem = bytesize.Format(st.MemoryBytes)
+		var notes []string
+		if !st.Ready && st.Reason != "" {
+			notes = append(notes, st.Reason)
 		}
-		note := ""
-		if !st.Ready {
-			note = st.Reason
+		if st.Warning != "" {
+			notes = append(notes, st.Warning)
 		}
-		t.add(note, st.Name, st.State, yesNo(st.Ready), pid, uptime, strconv.Itoa(st.Restarts),
-			listening(st.Listening), cpu, mem, lastExit(st))
+		t.add(strings.Join(notes, "; "), statusCells(st)...)
 	}
-	return t.write(w)
+	if err := t.write(w); err != nil {
+		return err
+	}
+	for _, note := range scaledNotes(sts) {
+		if _, err := fmt.Fprintln(w, note); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scaledNotes says, for each process that runs another number of
+// instances than its file says (supctl scale), by how much.
+func scaledNotes(sts []api.Status) []string {
+	var notes []string
+	seen := map[string]bool{}
+	for _, st := range sts {
+		if st.ConfigInstances == 0 || seen[st.Process] {
+			continue
+		}
+		seen[st.Process] = true
+		notes = append(notes, fmt.Sprintf("* %s: scaled to %s until the next config reload (the config says %d)",
+			st.Process, api.Count(st.ScaledInstances, "instance"), st.ConfigInstances))
+	}
+	return notes
 }
 
 // table writes left-aligned columns two spaces apart. A row may have a

@@ -18,6 +18,7 @@ import (
 
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
+	"github.com/sup-sh/sup/cmd/internal/flaghelp"
 	"github.com/sup-sh/sup/supervisor"
 	"github.com/sup-sh/sup/supervisor/api"
 	"github.com/sup-sh/sup/supervisor/config"
@@ -26,6 +27,7 @@ import (
 	"github.com/sup-sh/sup/supervisor/output"
 	"github.com/sup-sh/sup/supervisor/reaper"
 	"github.com/sup-sh/sup/supervisor/sockets"
+	"github.com/sup-sh/sup/supervisor/version"
 )
 
 // Exit codes of supd itself (a critical process's code is passed through).
@@ -38,25 +40,36 @@ const (
 // options are supd's flags.
 type options struct {
 	check     bool
+	version   bool
 	logFormat string
 	logLevel  string
 	paths     []string
+	// nginxConfig is Options.NginxConfig of the supervisor.
+	nginxConfig string
 }
 
-func parseFlags(args []string, stderr io.Writer) (options, error) {
+// parseFlags parses supd's command line. -h prints the usage on stdout
+// and returns flag.ErrHelp; any other error is the one line to print (the
+// usage is not repeated under it).
+func parseFlags(args []string, stdout io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("supd", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // errors are returned, once
+	fs.Usage = func() {}
 	fs.BoolVar(&o.check, "check", false, "validate the config, print the resolved processes, and exit (0 valid, 1 invalid)")
-	fs.StringVar(&o.logFormat, "log-format", "auto", "log format: json, console, or auto (console on a TTY)")
-	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: supd [--check] [--log-format json|console|auto] [--log-level LEVEL] [PATH...]")
-		fmt.Fprintln(stderr, "PATH is an HCL process file or a directory of *.hcl files; default ./sup.hcl")
-		fs.PrintDefaults()
-	}
+	fs.BoolVar(&o.version, "version", false, "print the version and the commit supd was built from, and exit")
+	fs.StringVar(&o.logFormat, "log-format", "auto", "log `FORMAT`: json, console, or auto (console on a TTY)")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn, error")
+	fs.StringVar(&o.nginxConfig, "nginx-config", "", "nginx's config `PATH`, for the upstreams `supctl why` names (default: what 'nginx -T' prints, else /etc/nginx/nginx.conf; \"off\": none)")
 	if err := fs.Parse(args); err != nil {
-		return o, err
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, "usage: supd [--check] [--log-format json|console|auto] [--log-level LEVEL] [--nginx-config PATH] [PATH...]\n"+
+				"       supd --version\n\n"+
+				"PATH is an HCL process file or a directory of *.hcl files; default ./sup.hcl\n\nFlags:\n")
+			flaghelp.Print(stdout, fs)
+			return o, err
+		}
+		return o, fmt.Errorf("%w (supd -h lists the flags)", flaghelp.Dashes(err))
 	}
 	o.paths = fs.Args()
 	switch o.logFormat {
@@ -74,13 +87,17 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 // exit code.
 func Main(args []string, stdout, stderr *os.File) int {
 	sockets.Trampoline() // returns unless supd was started to exec a child with LISTEN_PID
-	o, err := parseFlags(args, stderr)
+	o, err := parseFlags(args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "supd:", err)
 		return exitUsage
+	}
+	if o.version {
+		fmt.Fprintln(stdout, "supd", version.Read())
+		return exitOK
 	}
 	load := func() (*config.Config, error) { return config.Load(o.paths...) }
 	cfg, err := load()
@@ -101,11 +118,12 @@ func Main(args []string, stdout, stderr *os.File) int {
 	out := output.NewWriter(stderr)
 	defer out.Flush()
 	log := newLogger(o, out, stderr)
-	return run(cfg, load, log, out, childLines(o, out, stderr))
+	return run(cfg, load, o.nginxConfig, log, out, childLines(o, out, stderr))
 }
 
 func newLogger(o options, out *output.Writer, stderr *os.File) zerolog.Logger {
 	zerolog.TimeFieldFormat = time.RFC3339Nano
+	zerolog.DurationFieldFormat = zerolog.DurationFormatString // timeout=30s, not timeout=30000
 	level, _ := zerolog.ParseLevel(o.logLevel)
 	var w io.Writer = out.Direct()
 	if console(o, stderr) {
@@ -148,7 +166,7 @@ func (p perLine) Write(b []byte) (int, error) {
 }
 
 // run supervises cfg until a stop signal or a critical process ends.
-func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Logger, out *output.Writer, lines io.Writer) int {
+func run(cfg *config.Config, load func() (*config.Config, error), nginxConfig string, log zerolog.Logger, out *output.Writer, lines io.Writer) int {
 	if err := closeOnExecInherited(); err != nil {
 		log.Warn().Err(err).Msg("fds supd inherited may leak into its children")
 	}
@@ -213,9 +231,10 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 				ep.forget(ev.Process)
 			}
 		},
-		Sockets: held,
-		Supd:    "/proc/self/exe", // supd's own binary in the forked child, even once replaced on disk
-		Cgroups: cgroups,
+		Sockets:     held,
+		Supd:        "/proc/self/exe", // supd's own binary in the forked child, even once replaced on disk
+		Cgroups:     cgroups,
+		NginxConfig: nginxConfig,
 	})
 
 	ctx, stop := context.WithCancel(context.Background())
@@ -241,6 +260,7 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 		}
 	}()
 	go notifier.watchdog(ctx, sup)
+	go sup.WatchQueues(ctx, queueWatchInterval)
 	go release.run(ctx)
 	go held.Run(ctx, time.Second, func(err error) { log.Warn().Err(err).Msg("sockets of an earlier config") })
 	hookRunner = newHooks(ctx, cfg, sup, log)
@@ -262,6 +282,10 @@ func run(cfg *config.Config, load func() (*config.Config, error), log zerolog.Lo
 	ep.wait()
 	return code
 }
+
+// queueWatchInterval is how often supd looks for full accept queues, to
+// send a warning event (supervisor.WatchQueues).
+const queueWatchInterval = time.Second
 
 // handledSignals are caught so that supd decides: stop, reload, forward,
 // or ignore. Catching (instead of ignoring) SIGPIPE and the job-control

@@ -14,6 +14,13 @@ import (
 // the socket's address and a copy to pass to children.
 func heldTCP(t testing.TB, network, address string) (string, *os.File) {
 	t.Helper()
+	l, f := heldListener(t, network, address)
+	return l.Addr().String(), f
+}
+
+// heldListener is heldTCP returning the listener itself.
+func heldListener(t testing.TB, network, address string) (net.Listener, *os.File) {
+	t.Helper()
 	l, err := net.Listen(network, address)
 	if err != nil {
 		t.Fatal(err)
@@ -29,7 +36,7 @@ func heldTCP(t testing.TB, network, address string) (string, *os.File) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close(); f.Close() })
-	return l.Addr().String(), f
+	return l, f
 }
 
 // startHeld starts testapp serving the held socket f after delay, and
@@ -79,14 +86,42 @@ func TestAcceptCheckWaitsForAccept(t *testing.T) {
 	}
 }
 
+// accepted returns the server side of a connection accepted from l, as a
+// file to pass to a child (a client's connection that a process took).
+func accepted(t testing.TB, l net.Listener) *os.File {
+	t.Helper()
+	client, err := net.Dial(l.Addr().Network(), l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := conn.(interface{ File() (*os.File, error) }).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	t.Cleanup(func() { client.Close(); f.Close() })
+	return f
+}
+
 // A process outside the tree that serves the same socket (an old spawn
 // during a rolling reload) takes supd's connections; the tree is not ready
-// until it accepts one itself.
+// until it accepts one itself: a connection it holds that was accepted
+// from another socket proves nothing.
 func TestAcceptCheckIgnoresOtherAcceptors(t *testing.T) {
 	addr, f := heldTCP(t, "tcp", "127.0.0.1:0")
 	old, _ := startHeld(t, f, 0)
 	r := newReadiness(t, "api", ReadySpec{Accepting: []HeldSocket{{Network: "tcp", Address: addr}}})
-	booting, _ := startHeld(t, f, time.Hour)
+	other, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	booting := startApp(t, appOpts{env: []string{"LISTEN_FDS=1"}, files: map[int]*os.File{3: f, 4: accepted(t, other)}},
+		"--listen-fds", "--delay", time.Hour.String())
 	r.Started(booting.pid)
 	want := "tcp:" + addr + ": a connection went to pid " + strconv.Itoa(old.pid)
 	p, _ := wait(t, r, NewTree(booting.pid), 10*time.Second, func(res Result) bool { return strings.HasPrefix(res.Reason, want) })
@@ -99,4 +134,36 @@ func TestAcceptCheckIgnoresOtherAcceptors(t *testing.T) {
 	next, _ := startHeld(t, f, 0)
 	r2.Started(next.pid)
 	waitReady(t, r2, NewTree(next.pid))
+}
+
+// Under load, the processes outside the tree that serve the same socket
+// can take supd's connection look after look. A connection from the held
+// socket that a member of the tree holds (a client's, which the tree
+// accepted) proves acceptance as well. Here the tree is a process given
+// such a connection, which never accepts itself, while another serves the
+// socket and takes every connection of supd's.
+func TestAcceptCheckCountsClientConnections(t *testing.T) {
+	for _, network := range []string{"tcp", "tcp6", "unix"} {
+		t.Run(network, func(t *testing.T) {
+			listen := map[string]string{"tcp": "127.0.0.1:0", "tcp6": "[::]:0", "unix": filepath.Join(t.TempDir(), "app.sock")}[network]
+			l, f := heldListener(t, network, listen)
+			held := HeldSocket{Network: "tcp", Address: l.Addr().String()}
+			if network == "unix" {
+				held.Network = "unix"
+			}
+			conn := accepted(t, l)
+			old, _ := startHeld(t, f, 0)
+			r := newReadiness(t, "api", ReadySpec{Accepting: []HeldSocket{held}})
+			tree := startApp(t, appOpts{files: map[int]*os.File{3: f, 4: conn}}, "--delay", time.Hour.String())
+			r.Started(tree.pid)
+			p := waitReady(t, r, NewTree(tree.pid))
+			// It got ready by step 4 only: supd's own connection went to the
+			// other process first (unless the very first look saw it ready).
+			for _, reason := range p.reasons() {
+				if strings.Contains(reason, "a connection went to pid ") && !strings.Contains(reason, "pid "+strconv.Itoa(old.pid)+" ") {
+					t.Errorf("reason %q names another process than the one serving (%d)", reason, old.pid)
+				}
+			}
+		})
+	}
 }

@@ -40,6 +40,9 @@ type instance struct {
 	// old is, during a replacement, the spawn that keeps serving until
 	// run is ready (then it is retired: drained, stopped); nil otherwise.
 	old *run
+	// rollNext is the reason of a roll asked for while old was still
+	// being retired: it starts once old is gone.
+	rollNext string
 	// rollFailed says why the last replacement failed (the old spawn kept
 	// serving); a roll waiting on the instance fails with it.
 	rollFailed string

@@ -95,6 +95,8 @@ func (s *Supervisor) handle(i *instance, in input) {
 			i.then = func() { s.startReq(i, true) }
 		case in.replace && i.phase == phRunning && i.ready && len(i.spec.Sockets) > 0 && i.old == nil:
 			s.replace(i, in.by)
+		case in.replace && i.phase == phRunning && i.ready && len(i.spec.Sockets) > 0 && i.old.retiring != 0:
+			i.rollNext = in.by // one replaced spawn at a time: rolls once the last one is gone
 		case i.phase == phStarting || i.phase == phRunning:
 			i.then = func() { s.startReq(i, true) }
 			by := in.by
@@ -106,7 +108,7 @@ func (s *Supervisor) handle(i *instance, in input) {
 			s.startReq(i, true)
 		}
 	case inStop:
-		i.desired, i.stopWhy, i.then = desiredStopped, in.by, nil
+		i.desired, i.stopWhy, i.then, i.rollNext = desiredStopped, in.by, nil, ""
 		if i.old != nil && i.old.retiring == 0 {
 			s.retire(i, i.old)
 		}

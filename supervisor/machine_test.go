@@ -733,17 +733,25 @@ socket "web" {
 }
 ` + strings.Replace(webReady, `command = ["web"]`, "command = [\"web\"]\n  sockets = [\"web\"]", 1)
 
-// With held sockets, reload NAME starts a new spawn beside the old one;
-// the old one is drained and stopped only once the new one is ready, and
-// the instance stays ready throughout.
-func TestReplacementRoll(t *testing.T) {
+// startRoll starts `reload web` with web ready and serving a socket held
+// by supd: it returns the harness, the serving spawn and the reload's
+// outcome.
+func startRoll(t *testing.T) (*harness, *fakeSpawn, <-chan error) {
 	h := newHarness(t, heldWeb)
-	old := h.l.last(t)
-	h.makeReady(old)
+	serving := h.l.last(t)
+	h.makeReady(serving)
 	done, err := h.s.Reload(h.ctx(), []string{"web"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return h, serving, done
+}
+
+// With held sockets, reload NAME starts a new spawn beside the old one;
+// the old one is drained and stopped only once the new one is ready, and
+// the instance stays ready throughout.
+func TestReplacementRoll(t *testing.T) {
+	h, old, done := startRoll(t)
 	st := h.want("web", api.StateStarting, true, "replacing pid")
 	neu := h.l.last(t)
 	if neu == old || st.Pid != neu.pid || st.ReplacingPid != old.pid {
@@ -781,13 +789,7 @@ func TestReplacementRoll(t *testing.T) {
 // A replacement not ready in time is stopped, the old spawn keeps
 // serving, and the reload fails with the reason.
 func TestReplacementNotReady(t *testing.T) {
-	h := newHarness(t, heldWeb)
-	old := h.l.last(t)
-	h.makeReady(old)
-	done, err := h.s.Reload(h.ctx(), []string{"web"}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, old, done := startRoll(t)
 	neu := h.l.last(t)
 	h.advance(5 * time.Second)
 	if got := neu.sent(); !slices.Equal(got, []unix.Signal{unix.SIGTERM}) {
@@ -809,6 +811,44 @@ func TestReplacementNotReady(t *testing.T) {
 	// The old one is still supervised: its exit is a crash as usual.
 	old.exit(1)
 	h.want("web", api.StateBackoff, false, "exited 1")
+}
+
+// A reload while the spawn replaced by the previous one is still being
+// retired (drained, stopped) waits until it is gone, then rolls again: the
+// current spawn is never stopped first.
+func TestReplacementRollWhileTheLastOneRetires(t *testing.T) {
+	h, first, done := startRoll(t)
+	h.sync()
+	second := h.l.last(t)
+	h.makeReady(second)
+	h.sync()
+	if err := wait(t, done); err != nil {
+		t.Fatal(err)
+	}
+	// first drains; a second roll is asked for.
+	done, err := h.s.Reload(h.ctx(), []string{"web"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := h.want("web", api.StateRunning, true, ""); st.Pid != second.pid || st.ReplacingPid != first.pid {
+		t.Fatalf("pid %d replacing %d; want %d serving while %d retires", st.Pid, st.ReplacingPid, second.pid, first.pid)
+	}
+	pending(t, done)
+	h.advance(2 * time.Second) // first's drain
+	first.exit(0)
+	st := h.want("web", api.StateStarting, true, "replacing pid")
+	third := h.l.last(t)
+	if third == second || st.ReplacingPid != second.pid {
+		t.Fatalf("pid %d replacing %d; want a new spawn replacing %d", st.Pid, st.ReplacingPid, second.pid)
+	}
+	if got := second.sent(); len(got) != 0 {
+		t.Fatalf("the serving spawn got %v before its replacement was ready", got)
+	}
+	h.makeReady(third)
+	h.sync()
+	if err := wait(t, done); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Without held sockets, reload NAME stops the old spawn first.

@@ -16,6 +16,7 @@ import (
 //	new not ready in time     --> new stopped; running (old) again; the roll fails with the reason
 //	new exits before ready    --> running (old) again; the roll fails with the reason
 //	old exits meanwhile       --> old forgotten (a crash event); the new one goes on
+//	reload while old retires  --> the roll starts once old is gone (rollNext)
 //
 // The old spawn's inputs (its exit, its retirement timers) are told apart
 // by its generation; it has at most one timer.
@@ -88,12 +89,17 @@ func (s *Supervisor) retire(i *instance, r *run) {
 	r.timer = s.clock.AfterFunc(i.spec.Stop.Timeout, step)
 }
 
-// oldGone: the replaced spawn is gone, tree and all.
+// oldGone: the replaced spawn is gone, tree and all. A roll asked for
+// while it was being retired goes on now.
 func (s *Supervisor) oldGone(i *instance) {
 	i.old.cancelTimer()
 	i.old = nil
 	if i.phase.stopping() && i.pid() == 0 && !i.treeAlive() {
 		s.stopDone(i)
+	}
+	if by := i.rollNext; by != "" {
+		i.rollNext = ""
+		s.handle(i, inRestart{by: by, replace: true})
 	}
 }
 

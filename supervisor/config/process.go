@@ -228,7 +228,9 @@ func decodeReady(e evaluator, b body, dir string, sockets int, r *Ready) {
 	field(e, b, "notification_fd", &r.NotificationFD, notificationFD(sockets))
 	field(e, b, "log", &r.Log, regexp.Compile)
 	field(e, b, "timeout", &r.Timeout, positive)
-	if b.block != nil && !b.has("tcp", "unix", "http", "exec", "notify", "notification_fd", "log") {
+	// With held sockets a ready block of only a timeout is fine: the
+	// process is ready once it accepts from them (linkSockets).
+	if b.block != nil && sockets == 0 && !b.has("tcp", "unix", "http", "exec", "notify", "notification_fd", "log") {
 		e.warnf(b.block.DefRange, "Ready block without a check",
 			"with no check a process is ready once spawned: set tcp, unix, http, exec, notify, notification_fd or log")
 	}

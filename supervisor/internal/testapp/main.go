@@ -61,6 +61,13 @@
 //	--health-file PATH    GET /health answers 500 while PATH exists, else 200
 //	                      (without the flag: always 200)
 //	--term-file FILE      when SIGTERM arrives, append "PID UNIX-NANOS\n"
+//	--graceful            on SIGTERM, stop accepting, answer the request of
+//	                      every connection already accepted (with
+//	                      "Connection: close"), then exit 0 (within 10s), as
+//	                      a production server does; unlike
+//	                      http.Server.Shutdown, which closes without an answer
+//	                      a connection whose request it reads after the
+//	                      shutdown began
 //	--ignore-term         ignore SIGTERM (after --term-file's record); by
 //	                      default SIGTERM makes testapp exit 0
 //
@@ -80,6 +87,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -110,6 +118,7 @@ type options struct {
 	crashBeforeBind bool
 	healthFile      string
 	ignoreTerm      bool
+	graceful        bool
 	termFile        string
 	spawnSleeper    bool
 	orphans         int
@@ -120,6 +129,12 @@ type options struct {
 	partialSet      bool
 	backlog         int
 	noAccept        bool
+
+	mu        sync.Mutex     // guards servers and listeners: onTerm reads them
+	servers   []*http.Server // what --graceful shuts down
+	listeners []net.Listener // what --graceful closes
+	serving   sync.WaitGroup // one per Serve call still running
+	conns     sync.WaitGroup // one per accepted connection not yet closed
 }
 
 func main() {
@@ -165,6 +180,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.BoolVar(&o.crashBeforeBind, "crash-before-bind", false, "exit 1 before binding")
 	fs.StringVar(&o.healthFile, "health-file", "", "GET /health is 500 while `PATH` exists")
 	fs.BoolVar(&o.ignoreTerm, "ignore-term", false, "ignore SIGTERM")
+	fs.BoolVar(&o.graceful, "graceful", false, "on SIGTERM, finish the requests in flight before exiting")
 	fs.StringVar(&o.termFile, "term-file", "", "append \"PID NANOS\" to `FILE` on SIGTERM")
 	fs.BoolVar(&o.spawnSleeper, "spawn-sleeper", false, "start \"sleep 1000\" in the same process group")
 	fs.IntVar(&o.orphans, "orphans", 0, "double-fork `N` orphans that exit at once")
@@ -241,11 +257,20 @@ func run(o *options) int {
 		}
 	}
 	handler := handler(o.healthFile)
+	o.mu.Lock()
 	for _, l := range listeners {
-		if !o.noAccept {
-			go http.Serve(l, handler)
+		if o.noAccept {
+			continue
 		}
+		srv := &http.Server{Handler: handler, ConnState: o.track}
+		o.servers, o.listeners = append(o.servers, srv), append(o.listeners, l)
+		o.serving.Add(1)
+		go func() {
+			defer o.serving.Done()
+			_ = srv.Serve(l) // ends when shutdown closes l
+		}()
 	}
+	o.mu.Unlock()
 	if err := announce(o); err != nil {
 		return fail(err)
 	}
@@ -270,9 +295,57 @@ func onTerm(terms <-chan os.Signal, o *options) {
 				fmt.Fprintln(os.Stderr, "testapp:", err)
 			}
 		}
+		if o.graceful {
+			o.shutdown()
+		}
 		if !o.ignoreTerm {
 			os.Exit(0)
 		}
+	}
+}
+
+// shutdown stops every server gracefully: no new connection is accepted,
+// and every connection already accepted gets the answer to its request
+// (then it is closed) or, idle between two requests, is closed; it returns
+// once none is left, or after 10s.
+//
+// http.Server.Shutdown is not used: it closes without an answer a
+// connection whose first request it reads after the shutdown began
+// (net/http's conn.serve returns when shuttingDown() right after
+// readRequest), and a connection accepted just before SIGTERM usually has
+// its request read just after. With a listening socket shared with a
+// replacement, that is a request lost which the replacement would have
+// served.
+func (o *options) shutdown() {
+	o.mu.Lock()
+	servers, listeners := o.servers, o.listeners
+	o.mu.Unlock()
+	for _, srv := range servers {
+		srv.SetKeepAlivesEnabled(false) // answer with Connection: close; closes idle ones
+	}
+	for _, l := range listeners {
+		_ = l.Close()
+	}
+	done := make(chan struct{})
+	go func() {
+		o.serving.Wait() // every accepted connection is tracked once Serve returned
+		o.conns.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+	}
+}
+
+// track counts the connections accepted and not yet closed
+// (http.Server.ConnState).
+func (o *options) track(_ net.Conn, st http.ConnState) {
+	switch st {
+	case http.StateNew:
+		o.conns.Add(1)
+	case http.StateClosed, http.StateHijacked:
+		o.conns.Done()
 	}
 }
 

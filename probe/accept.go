@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -123,18 +122,14 @@ func newAcceptCheck(process string, held HeldSocket, tree *Tree, started time.Ti
 // dialAddr is the address supd connects to for a socket listening on
 // address: loopback for a wildcard one.
 func dialAddr(address string) (netip.AddrPort, error) {
-	host, portStr, err := net.SplitHostPort(address)
-	port, perr := strconv.ParseUint(portStr, 10, 16)
-	if err != nil || perr != nil || port == 0 {
-		return netip.AddrPort{}, fmt.Errorf("held socket address %q: want host:port", address)
-	}
-	if host == "" || host == "*" {
-		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(port)), nil
-	}
-	ip, err := netip.ParseAddr(host)
+	a, err := ParseTCP(address)
 	if err != nil {
-		return netip.AddrPort{}, fmt.Errorf("held socket address %q: %w", address, err)
+		return netip.AddrPort{}, fmt.Errorf("held socket: %w", err)
 	}
+	if a.Any {
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), a.Port), nil
+	}
+	ip, port := a.Addr, a.Port
 	switch {
 	case ip.Is4() && ip.IsUnspecified():
 		ip = netip.AddrFrom4([4]byte{127, 0, 0, 1})

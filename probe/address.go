@@ -2,6 +2,7 @@ package probe
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -48,32 +49,50 @@ func parseTarget(network, address string) (target, error) {
 		}
 		return target{unix: true, path: address}, nil
 	case "tcp":
-		host, portStr, ok := cutHostPort(address)
-		if !ok {
-			return target{}, fmt.Errorf("tcp address %q: want host:port", address)
+		a, err := ParseTCP(address)
+		if err != nil {
+			return target{}, fmt.Errorf("tcp address: %w", err)
 		}
-		port, err := strconv.ParseUint(portStr, 10, 16)
-		if err != nil || port == 0 {
-			return target{}, fmt.Errorf("tcp address %q: bad port", address)
-		}
-		t := target{port: uint16(port)}
-		switch host {
-		case "", "*":
-			t.any = true
-		case "localhost":
-			t.addr = netip.AddrFrom4([4]byte{127, 0, 0, 1})
-		default:
-			if t.addr, err = netip.ParseAddr(host); err != nil {
-				return target{}, fmt.Errorf("tcp address %q: %w", address, err)
-			}
-			t.addr = t.addr.Unmap().WithZone("")
-		}
-		return t, nil
+		return target{any: a.Any, addr: a.Addr.Unmap().WithZone(""), port: a.Port}, nil
 	}
 	return target{}, fmt.Errorf("network %q: want tcp or unix", network)
 }
 
 // cutHostPort splits "host:port" and "[v6]:port".
+// TCPAddr is a TCP address as sup's config and checks spell it.
+type TCPAddr struct {
+	Addr netip.Addr // invalid when Any
+	Port uint16
+	Any  bool // "*:3000", ":3000": any address of the host
+}
+
+// ParseTCP is the one parser of sup's TCP addresses: "host:port", the host
+// an IP address ("127.0.0.1", "[::1]", with a zone if any), "localhost"
+// (127.0.0.1), or "*" / "" for any address; the port from 1 to 65535. Its
+// errors say which part is wrong, with the address.
+func ParseTCP(address string) (TCPAddr, error) {
+	host, portStr, err := net.SplitHostPort(strings.TrimSpace(address))
+	if err != nil {
+		return TCPAddr{}, fmt.Errorf("invalid address %q: want host:port, e.g. \"127.0.0.1:3000\", \"[::1]:3000\" or \"*:3000\"", address)
+	}
+	port, err := strconv.ParseUint(portStr, 10, 16)
+	if err != nil || port == 0 {
+		return TCPAddr{}, fmt.Errorf("invalid port %q in %q: use a number from 1 to 65535", portStr, address)
+	}
+	a := TCPAddr{Port: uint16(port)}
+	switch host {
+	case "", "*":
+		a.Any = true
+	case "localhost":
+		a.Addr = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	default:
+		if a.Addr, err = netip.ParseAddr(host); err != nil {
+			return TCPAddr{}, fmt.Errorf("host %q in %q is not an IP address: use an IP such as 127.0.0.1 or [::1], \"localhost\", or \"*\" for any address", host, address)
+		}
+	}
+	return a, nil
+}
+
 func cutHostPort(s string) (host, port string, ok bool) {
 	i := strings.LastIndexByte(s, ':')
 	if i < 0 {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -13,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sup-sh/sup/probe"
 	"github.com/sup-sh/sup/supervisor/signame"
 )
 
@@ -53,24 +53,14 @@ const anyHost = "*"
 // IPv6), "localhost" (127.0.0.1), or "" / "*" for any address, which is
 // returned as anyHost.
 func splitAddr(s string) (host, port string, err error) {
-	host, port, err = net.SplitHostPort(strings.TrimSpace(s))
-	if err != nil {
-		return "", "", fmt.Errorf("invalid address %q: want host:port, e.g. \"127.0.0.1:3000\", \"[::1]:3000\" or \"*:3000\"", s)
+	a, err := probe.ParseTCP(s)
+	switch {
+	case err != nil:
+		return "", "", err
+	case a.Any:
+		return anyHost, strconv.Itoa(int(a.Port)), nil
 	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return "", "", fmt.Errorf("invalid port %q in %q: use a number from 1 to 65535", port, s)
-	}
-	switch host {
-	case "", anyHost:
-		return anyHost, port, nil
-	case "localhost":
-		return "127.0.0.1", port, nil
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return "", "", fmt.Errorf("host %q in %q is not an IP address: use an IP such as 127.0.0.1 or [::1], \"localhost\", or \"*\" for any address", host, s)
-	}
-	return ip.String(), port, nil
+	return a.Addr.String(), strconv.Itoa(int(a.Port)), nil
 }
 
 // parseCheckAddr normalises a ready/health tcp address: "127.0.0.1:3000",

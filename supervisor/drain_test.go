@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sup-sh/sup/supervisor/internal/suptest"
+
 	"github.com/rs/zerolog"
 	"github.com/sup-sh/sup/supervisor"
 	"github.com/sup-sh/sup/supervisor/output"
@@ -30,7 +32,7 @@ func (w *slowWriter) Write(p []byte) (int, error) {
 // supd exits right after it (a critical process), they still reach supd's
 // output.
 func TestOutputIsDrainedBeforeRunReturns(t *testing.T) {
-	cfg := loadConfig(t, `
+	cfg := suptest.LoadConfig(t, `
 process "talker" {
   command  = ["seq", "1", "100000"]
   type     = "oneshot"

@@ -6,12 +6,13 @@ import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sup-sh/sup/supervisor/internal/suptest"
 
 	"github.com/rs/zerolog"
 	"github.com/sup-sh/sup/probe"
@@ -212,26 +213,11 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
-func loadConfig(t *testing.T, body string) *config.Config {
-	t.Helper()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "sup.hcl")
-	body = "supervisor {\n  socket = \"" + filepath.Join(dir, "supd.sock") + "\"\n  shutdown_timeout = \"30s\"\n}\n" + body
-	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
-}
-
 func newHarness(t *testing.T, body string) *harness {
 	t.Helper()
 	h := &harness{t: t, clock: &fakeClock{now: time.Unix(1_000_000, 0)}, logs: &syncBuffer{}, done: make(chan int, 1)}
 	h.l = &fakeLauncher{clock: h.clock}
-	h.s = New(loadConfig(t, body), Options{
+	h.s = New(suptest.LoadConfig(t, body), Options{
 		Log:      zerolog.New(h.logs),
 		Output:   output.NewWriter(&syncBuffer{}),
 		Clock:    h.clock,
@@ -675,7 +661,7 @@ func TestConfigReload(t *testing.T) {
 
 	// An empty config is refused unless allowed.
 	h.mu.Lock()
-	h.next = loadConfig(t, "")
+	h.next = suptest.LoadConfig(t, "")
 	h.mu.Unlock()
 	_, err := h.s.Reload(h.ctx(), nil, false)
 	var re *api.ReloadError
@@ -687,7 +673,7 @@ func TestConfigReload(t *testing.T) {
 	// A changed process is rolled; Reload returns once applied, and the
 	// roll completes only once the new spawn is ready.
 	h.mu.Lock()
-	h.next = loadConfig(t, strings.Replace(webReady, `["web"]`, `["web", "-v"]`, 1))
+	h.next = suptest.LoadConfig(t, strings.Replace(webReady, `["web"]`, `["web", "-v"]`, 1))
 	h.mu.Unlock()
 	done, err := h.s.Reload(h.ctx(), nil, false)
 	if err != nil {
@@ -711,7 +697,7 @@ func TestConfigReload(t *testing.T) {
 
 	// Allowed: everything stops, and the metrics of web are to go.
 	h.mu.Lock()
-	h.next = loadConfig(t, "")
+	h.next = suptest.LoadConfig(t, "")
 	h.mu.Unlock()
 	done, err = h.s.Reload(h.ctx(), nil, true)
 	if err != nil {

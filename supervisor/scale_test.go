@@ -3,40 +3,22 @@ package supervisor_test
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/sup-sh/sup/supervisor/internal/suptest"
+
 	"github.com/rs/zerolog"
 	"github.com/sup-sh/sup/supervisor"
 	"github.com/sup-sh/sup/supervisor/api"
-	"github.com/sup-sh/sup/supervisor/config"
 )
-
-// loadConfig writes body, after a supervisor block with a control socket
-// in a temporary directory, to a file there and loads it.
-func loadConfig(t *testing.T, body string) *config.Config {
-	t.Helper()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "sup.hcl")
-	body = "supervisor {\n  socket = \"" + filepath.Join(dir, "supd.sock") + "\"\n}\n" + body
-	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
-}
 
 // Scaling down and up again while the instance scaled away is still
 // stopping brings that instance back instead of forgetting it; the names
 // follow the count ("api" alone, "api:0" among several).
 func TestScaleBackUpWhileStopping(t *testing.T) {
-	cfg := loadConfig(t, `
+	cfg := suptest.LoadConfig(t, `
 process "api" {
   # Ignores SIGTERM (sleep inherits the ignored disposition across exec):
   # a stop lasts until the SIGKILL after stop.timeout.

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/sup-sh/sup/supervisor/config"
 )
 
 // Build runs `go build flags... -o dir/` for supd, supctl and testapp with
@@ -116,4 +118,21 @@ func FirstMode(path string) (seen <-chan os.FileMode, stop func()) {
 	}()
 	var once sync.Once
 	return ch, func() { once.Do(func() { close(done) }) }
+}
+
+// LoadConfig writes body, after a supervisor block with a control socket
+// in a temporary directory, to a sup.hcl there and loads it.
+func LoadConfig(t testing.TB, body string) *config.Config {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "sup.hcl")
+	body = "supervisor {\n  socket = \"" + filepath.Join(dir, "supd.sock") + "\"\n}\n" + body
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }

@@ -196,7 +196,12 @@ func (s *Supervisor) Wait(ctx context.Context, names []string) (<-chan error, er
 
 // Subscribe implements control.Backend.
 func (s *Supervisor) Subscribe(ctx context.Context) <-chan api.Event {
-	return s.events.Subscribe(ctx, 256)
+	ch := s.events.Subscribe(ctx, 256)
+	select {
+	case s.watched <- struct{}{}: // WatchQueues looks while someone listens
+	default:
+	}
+	return ch
 }
 
 // Logs implements control.Backend.

@@ -26,18 +26,28 @@ func acceptQueue(qs []probe.Queue) []api.ListenQueue {
 // processes; only when a queue is full are the instances inspected to find
 // whose it is, and a full queue found to be no instance's (another
 // program's) is not inspected again while the set of full queues stays
-// the same. It runs in the caller's goroutine and returns when ctx is
-// done; the warnings it sent are not cleared then.
+// the same. It looks only while someone subscribes to the events (supctl
+// events, supctl top): an idle supd is never woken for it, and status,
+// why and /metrics read the queues when asked anyway. It runs in the
+// caller's goroutine and returns when ctx is done; the warnings it sent
+// are not cleared then.
 func (s *Supervisor) WatchQueues(ctx context.Context, interval time.Duration) {
 	warned := make(map[string]string) // instance name -> standing warning
 	var known []string                // full queues that the last inspection found to be no instance's
-	t := time.NewTicker(interval)
-	defer t.Stop()
 	for {
+		if !s.events.Active() {
+			clear(warned) // a new subscriber hears of standing warnings again
+			known = nil
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.watched:
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-time.After(interval):
 		}
 		full, err := probe.FullQueues()
 		if err != nil {

@@ -81,7 +81,7 @@ type Supervisor struct {
 	reloadMu sync.Mutex // config reloads are applied one at a time
 	onEvent  func(Event)
 	events   fanout.Hub[api.Event] // every state change; never blocks the loop
-	watched  chan struct{}          // a subscriber came: WatchQueues starts looking
+	watched  chan struct{}         // a subscriber came: WatchQueues starts looking
 	env      []string              // supd's environment, minus what children must not inherit
 	sockets  SocketFiles
 	supd     string
@@ -112,7 +112,7 @@ type Supervisor struct {
 // New returns a supervisor for cfg. Nothing runs until Run.
 func New(cfg *config.Config, opts Options) *Supervisor {
 	s := &Supervisor{
-		watched: make(chan struct{}, 1),
+		watched:   make(chan struct{}, 1),
 		log:       opts.Log,
 		out:       opts.Output,
 		reload:    opts.Reload,

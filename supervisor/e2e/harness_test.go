@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -362,4 +363,17 @@ func (s *supd) events() <-chan api.Event {
 		}
 	}()
 	return ch
+}
+
+// decoyPort listens on a free loopback port from this test process (a decoy
+// or squatter supd must not count as the app) until the test ends, and
+// returns the port.
+func decoyPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln.Addr().(*net.TCPAddr).Port
 }

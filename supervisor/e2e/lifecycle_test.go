@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -180,12 +179,7 @@ process "talk" {
 // The backoff reason of a process that exits before binding says who
 // holds its port.
 func TestBackoffReasonNamesTheSquatter(t *testing.T) {
-	squatter, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer squatter.Close()
-	port := squatter.Addr().(*net.TCPAddr).Port
+	port := decoyPort(t)
 	s := startSupd(t, `
 process "web" {
   command = ["sh", "-c", "sleep 0.2; exit 1"]

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -65,12 +64,7 @@ process "app" {
 // A decoy (this test process, not supervised) holds the configured port:
 // the app must never be ready, and the reason names the decoy's pid.
 func TestDecoyOnThePortIsNeverReady(t *testing.T) {
-	decoy, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer decoy.Close()
-	port := decoy.Addr().(*net.TCPAddr).Port
+	port := decoyPort(t)
 	s := startSupd(t, fmt.Sprintf(`
 process "api" {
   command = ["{{app}}", "--delay", "1h", "--listen", "tcp:127.0.0.1:%d"]

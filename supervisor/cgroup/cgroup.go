@@ -355,10 +355,31 @@ func removeTree(dir string, timeout time.Duration) (int, error) {
 			}
 			// Killed processes leave the group once reaped: by supd when
 			// they are its children, by their parent or init otherwise.
-			time.Sleep(5 * time.Millisecond)
+			waitEvents(dirs[i], deadline)
 		}
 	}
 	return killed, nil
+}
+
+// waitEvents blocks until the group's cgroup.events changes (the kernel
+// notifies a change of "populated" as POLLPRI once the file was read), or
+// for at most 100ms (until deadline): the caller checks again. A group
+// found empty already is retried after 5ms, not in a spin.
+func waitEvents(dir string, deadline time.Time) {
+	f, err := os.Open(filepath.Join(dir, "cgroup.events"))
+	if err != nil {
+		return // gone: the caller's rmdir says so
+	}
+	defer f.Close()
+	b := make([]byte, 128)
+	n, _ := f.Read(b) // also arms the notification
+	wait := 100 * time.Millisecond
+	if bytes.Contains(b[:n], []byte("populated 0")) {
+		wait = 5 * time.Millisecond // emptied meanwhile: the rmdir may go through now
+	}
+	ms := min(time.Until(deadline), wait).Milliseconds()
+	fds := []unix.PollFd{{Fd: int32(f.Fd()), Events: unix.POLLPRI}}
+	_, _ = unix.Poll(fds, int(max(ms, 1))) // EINTR or timeout: check again
 }
 
 // sanitize makes name a safe directory name.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"slices"
 	"strconv"
 	"time"
 
@@ -57,15 +58,35 @@ func closeContainment(m *cgroup.Manager, log zerolog.Logger) {
 		return
 	}
 	log.Info().Ints("pids", orphans).Msg("stopping orphans left by processes")
+	var fds []unix.PollFd // pidfds: readable once the process has exited
 	for _, pid := range orphans {
-		_ = unix.Kill(pid, unix.SIGTERM)
+		if fd, err := unix.PidfdOpen(pid, 0); err == nil {
+			defer unix.Close(fd)
+			fds = append(fds, unix.PollFd{Fd: int32(fd), Events: unix.POLLIN})
+		}
+		_ = unix.Kill(pid, unix.SIGTERM) // ESRCH: gone already
 	}
-	deadline := time.Now().Add(leftoverGrace)
-	for len(children()) > 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond) // they are reaped by the reaper still running
-	}
+	waitExited(fds, time.Now().Add(leftoverGrace))
 	for _, pid := range children() {
 		_ = unix.Kill(pid, unix.SIGKILL)
+	}
+}
+
+// waitExited waits until every pidfd in fds is readable (its process has
+// exited), or until deadline.
+func waitExited(fds []unix.PollFd, deadline time.Time) {
+	for len(fds) > 0 {
+		ms := time.Until(deadline).Milliseconds()
+		if ms <= 0 {
+			return
+		}
+		n, err := unix.Poll(fds, int(ms))
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			return
+		}
+		if n > 0 {
+			fds = slices.DeleteFunc(fds, func(p unix.PollFd) bool { return p.Revents != 0 })
+		}
 	}
 }
 

@@ -329,13 +329,6 @@ func (s *Store) Subscribe(ctx context.Context) <-chan api.Event {
 	return ch
 }
 
-// Subscribers returns the number of live subscriptions.
-func (s *Store) Subscribers() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.subs)
-}
-
 // WaitSubscribers blocks until there are at least n live subscriptions,
 // or ctx is done.
 func (s *Store) WaitSubscribers(ctx context.Context, n int) error {

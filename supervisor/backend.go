@@ -92,6 +92,7 @@ func (s *Supervisor) status(i *instance) api.Status {
 			st.Expect = append(st.Expect, a)
 		}
 	}
+	st.Sockets = i.spec.Sockets
 	if i.old != nil {
 		st.ReplacingPid = i.old.pid
 	}

@@ -44,6 +44,10 @@ type Status struct {
 	// spawn still serving; 0 otherwise. The other fields describe the new
 	// spawn.
 	ReplacingPid int `json:"replacing_pid"`
+	// Sockets are the sockets supd holds for it (its `sockets`): with
+	// them a rolling reload starts the new spawn beside the old one,
+	// without them the old one stops first.
+	Sockets []string `json:"sockets,omitempty"`
 
 	// AcceptQueue has one entry per listening socket of the process
 	// tree (its own, or held by supd and passed to it); never null.

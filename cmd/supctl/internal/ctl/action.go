@@ -3,7 +3,9 @@ package ctl
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -50,7 +52,27 @@ func (c *ActionCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if c.action == control.ActionReload && len(names) > 0 {
+		c.noteGaps(sts)
+	}
 	return writeStatus(c.stdout, sts)
+}
+
+// noteGaps says which of the processes a `reload NAME` rolled hold no
+// socket of supd's: each of their instances stopped before its new spawn
+// started, a gap in which connections are refused.
+func (c *ActionCommand) noteGaps(sts []api.Status) {
+	var gaps []string
+	for _, st := range sts {
+		if len(st.Sockets) == 0 && !slices.Contains(gaps, st.Process) {
+			gaps = append(gaps, st.Process)
+		}
+	}
+	if len(gaps) > 0 {
+		fmt.Fprintf(c.stderr, "note: no socket held by supd for %s: each instance stopped before its new spawn started "+
+			"(a gap: connections were refused meanwhile); a socket block and sockets = [...] make reloads seamless\n",
+			strings.Join(gaps, ", "))
+	}
 }
 
 // retryInterval is how often `wait` tries to reach a supd not up yet.

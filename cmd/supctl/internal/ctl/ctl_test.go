@@ -305,6 +305,9 @@ func TestReload(t *testing.T) {
 	// a wait would not end: --no-wait.
 	r = supctl(ctx, "--socket", path, "reload", "--no-wait", "api")
 	r.want(t, 0, "")
+	if !strings.Contains(r.stderr, "note: no socket held by supd for api") {
+		t.Errorf("reload of a process without held sockets does not say it had a gap: stderr %q", r.stderr)
+	}
 	if want := [][]string{nil, {"api"}}; len(reloaded) != 2 || !slices.Equal(reloaded[1], want[1]) {
 		t.Errorf("reloads = %q, want %q", reloaded, want)
 	}
